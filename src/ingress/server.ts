@@ -1,0 +1,275 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { errorFacts } from '../log.ts';
+import { formatServiceError, SERVICE_ERRORS, type ServiceError } from '../messages.ts';
+import { CREATE_JOB, createJobOptions, type CreateQueue } from '../queue.ts';
+import type { CallJobData, HttpMethod, JobState } from '../types.ts';
+import { errorXml, pendingJobXml } from '../xml.ts';
+import { registerBodyParsers } from './bodyParsers.ts';
+import { isJobId, readJobStatus, type JobStatus } from './jobStatus.ts';
+import { readCall, RequestError } from './readCall.ts';
+import type { ResultWaiter } from './resultWaiter.ts';
+
+export const CREATE_PATHS = [
+  '/billing/api/phonebook_record_create',
+  '/api/phonebook_record_create',
+];
+export const JOB_PATHS = ['/billing/api/jobs/:id', '/api/jobs/:id'];
+export const XML_TYPE = 'text/xml; charset=utf-8';
+
+/** Seconds a client should wait before polling a pending job again. */
+const RETRY_AFTER_SECONDS = 1;
+
+export interface IngressDeps {
+  config: Config;
+  log: Logger;
+  queue: CreateQueue;
+  waiter: ResultWaiter;
+  db: Knex;
+  /** Answers readiness: Redis and Postgres reachable, migrations applied. */
+  readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    jobId?: string;
+    outcome?: string;
+  }
+}
+
+/** RFC 7240: `Prefer: respond-async` is one token among a comma-separated list. */
+function prefersAsync(prefer: string | string[] | undefined): boolean {
+  const values = Array.isArray(prefer) ? prefer : [prefer ?? ''];
+  return values.some((value) =>
+    value
+      .split(',')
+      .some((token) => token.split(';')[0]?.trim().toLowerCase() === 'respond-async'),
+  );
+}
+
+function wantsJson(accept: string | undefined): boolean {
+  return /(^|,)\s*application\/json\s*(;|,|$)/i.test(accept ?? '');
+}
+
+function jobLocation(request: FastifyRequest, jobId: string): string {
+  const base = request.url.startsWith('/billing/') ? '/billing/api/jobs/' : '/api/jobs/';
+  return `${base}${jobId}`;
+}
+
+function sendXml(reply: FastifyReply, status: number, xml: string): FastifyReply {
+  return reply.code(status).type(XML_TYPE).send(xml);
+}
+
+function sendServiceError(
+  reply: FastifyReply,
+  error: ServiceError,
+  detail = '',
+): FastifyReply {
+  reply.request.outcome = error.code;
+  return sendXml(reply, error.httpStatus, errorXml(formatServiceError(error, detail)));
+}
+
+function sendPending(reply: FastifyReply, jobId: string, state: JobState): FastifyReply {
+  reply.request.outcome = 'pending';
+  reply.header('location', jobLocation(reply.request, jobId));
+  reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  return sendXml(reply, 202, pendingJobXml(jobId, state));
+}
+
+/** Maps a thrown error to the service error answered for it. */
+function serviceErrorFor(error: unknown): ServiceError {
+  if (error instanceof RequestError) return error.error;
+
+  const { code, statusCode } = error as { code?: string; statusCode?: number };
+  if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return SERVICE_ERRORS.bodyTooLarge;
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    return SERVICE_ERRORS.bodyMalformed;
+  }
+  return SERVICE_ERRORS.internal;
+}
+
+function statusJson(jobId: string, status: JobStatus) {
+  const iso = (date: Date | undefined) => date?.toISOString() ?? null;
+  const base = { id: jobId, webhook: null };
+
+  switch (status.kind) {
+    case 'pending':
+      return {
+        ...base,
+        state: status.state,
+        done: false,
+        result_xml: null,
+        created_at: iso(status.createdAt),
+        finished_at: null,
+      };
+    case 'completed':
+      return {
+        ...base,
+        state: 'completed',
+        done: true,
+        result_xml: status.resultXml,
+        created_at: iso(status.createdAt),
+        finished_at: iso(status.finishedAt),
+      };
+    case 'failed':
+      return {
+        ...base,
+        state: 'failed',
+        done: true,
+        result_xml: null,
+        error: status.failedReason,
+        created_at: iso(status.createdAt),
+        finished_at: iso(status.finishedAt),
+      };
+    default:
+      return undefined;
+  }
+}
+
+export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> {
+  const { config, queue, waiter, db } = deps;
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    genReqId: () => randomUUID(),
+    requestTimeout: 30_000,
+    return503OnClosing: true,
+  });
+
+  await registerBodyParsers(app, config.MAX_PARAMS);
+
+  app.addHook('onResponse', async (request, reply) => {
+    const fields = {
+      requestId: request.id,
+      jobId: request.jobId,
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: reply.statusCode,
+      outcome: request.outcome,
+      durationMs: Math.round(reply.elapsedTime),
+    };
+    if (reply.statusCode >= 500) request.log.error(fields, 'request');
+    else request.log.info(fields, 'request');
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const serviceError = serviceErrorFor(error);
+    if (serviceError.httpStatus >= 500)
+      request.log.error({ err: errorFacts(error) }, 'request failed');
+    return sendServiceError(reply, serviceError);
+  });
+
+  app.setNotFoundHandler((_request, reply) =>
+    sendServiceError(reply, SERVICE_ERRORS.notFound),
+  );
+
+  async function acceptCall(request: FastifyRequest, reply: FastifyReply) {
+    const call = readCall(request, config.MAX_PARAMS);
+    const jobId = randomUUID();
+    request.jobId = jobId;
+
+    const method: HttpMethod = request.method === 'GET' ? 'GET' : 'POST';
+    const data: CallJobData = { method, params: call.params, acceptedAtMs: Date.now() };
+    const respondAsync =
+      call.asyncParam ||
+      prefersAsync(request.headers.prefer) ||
+      call.params.callback_url !== undefined;
+    const pending = respondAsync ? undefined : waiter.expect(jobId);
+
+    try {
+      await withTimeout(
+        queue.add(CREATE_JOB, data, createJobOptions(config, jobId)),
+        config.ENQUEUE_TIMEOUT_MS,
+      );
+    } catch (error) {
+      pending?.cancel();
+      request.log.warn({ err: errorFacts(error) }, 'enqueue failed');
+      return sendServiceError(reply, SERVICE_ERRORS.queueUnavailable);
+    }
+
+    if (pending === undefined) return sendPending(reply, jobId, 'waiting');
+
+    const outcome = await pending.outcome(config.SYNC_WAIT_MS);
+    if (outcome.kind === 'completed') {
+      request.outcome = 'completed';
+      return sendXml(reply, 200, outcome.resultXml);
+    }
+    if (outcome.kind === 'failed') {
+      return sendServiceError(reply, SERVICE_ERRORS.jobFailed, outcome.failedReason);
+    }
+    return sendPending(reply, jobId, 'active');
+  }
+
+  async function answerStatus(
+    request: FastifyRequest<{ Params: { id: string } }>,
+    reply: FastifyReply,
+  ) {
+    const jobId = request.params.id;
+    const json = wantsJson(request.headers.accept);
+    const status = isJobId(jobId)
+      ? await readJobStatus(queue, db, jobId, config.RESULT_RETENTION_HOURS)
+      : ({ kind: 'unknown' } as const);
+
+    if (status.kind === 'queue-unavailable')
+      return sendServiceError(reply, SERVICE_ERRORS.queueUnavailable);
+    if (status.kind === 'unknown') {
+      if (!json) return sendServiceError(reply, SERVICE_ERRORS.jobNotFound);
+      request.outcome = SERVICE_ERRORS.jobNotFound.code;
+      return reply.code(404).send({ error: SERVICE_ERRORS.jobNotFound.text });
+    }
+
+    request.jobId = jobId;
+    request.outcome = status.kind;
+    if (json) return reply.code(200).send(statusJson(jobId, status));
+
+    if (status.kind === 'pending') return sendPending(reply, jobId, status.state);
+    if (status.kind === 'failed')
+      return sendServiceError(reply, SERVICE_ERRORS.jobFailed, status.failedReason);
+    return sendXml(reply, 200, status.resultXml);
+  }
+
+  for (const url of CREATE_PATHS) {
+    app.route({
+      method: ['GET', 'POST'],
+      url,
+      exposeHeadRoute: false,
+      handler: acceptCall,
+    });
+  }
+  for (const url of JOB_PATHS) {
+    app.route({ method: 'GET', url, exposeHeadRoute: false, handler: answerStatus });
+  }
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const { ready, checks } = await deps.readiness();
+    return reply.code(ready ? 200 : 503).send({ ready, checks });
+  });
+
+  return app;
+}
+
+/** Rejects when the promise does not settle in time; the work itself is not cancelled. */
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * Every text this service answers with, in one place.
+ *
+ * MOR's texts are copied letter for letter from the API page and MOR's behaviour
+ * (../shared/DESIGN.md section 2); clients match on them. The service's own texts
+ * follow MOR's tone: a short sentence, no trailing full stop.
+ */
+
+/** How a MOR answer is framed: `page` wraps `<status>` in `<page>`, `bare` does not. */
+export type Framing = 'page' | 'bare';
+
+export interface MorText {
+  text: string;
+  framing: Framing;
+}
+
+function page(text: string): MorText {
+  return { text, framing: 'page' };
+}
+
+function bare(text: string): MorText {
+  return { text, framing: 'bare' };
+}
+
+/** MOR's own answers, by the row of the check order that gives them. */
+export const MOR = {
+  accessDenied: page('Access Denied'),
+  apiDisabled: bare('API Requests are disabled'),
+  getDisabled: bare('GET Requests are disabled'),
+  secretMissing: bare('API must have Secret Key'),
+  incorrectHash: bare('Incorrect hash'),
+  userNotFound: page('User was not found'),
+  nameMissing: page('Speed Dial name must be provided'),
+  numberEmpty: page('Record number should have at least one digit'),
+  speeddialShort: page('Speed Dial should have at least two digits'),
+  numberNotNumeric: page('Record number must be numeric'),
+  speeddialNotNumeric: page('Speed Dial must be numeric'),
+  speeddialTaken: page('Speed dial must be unique'),
+  recordAdded: page('Record successfully added'),
+} as const satisfies Record<string, MorText>;
+
+/**
+ * Bounds that MOR leaves to MySQL. Checked after MOR's five field checks and before
+ * uniqueness, so a value the database could not hold is a clear error, never a 5xx.
+ */
+export const BOUNDS = {
+  nameInvalidText: page(
+    'Speed Dial name must be valid UTF-8 text without NUL characters',
+  ),
+  nameTooLong: page('Speed Dial name is too long (maximum is 255 characters)'),
+  numberTooLong: page('Record number is too long (maximum is 255 characters)'),
+  speeddialTooLong: page('Speed Dial is too long (maximum is 50 characters)'),
+} as const satisfies Record<string, MorText>;
+
+/** This service's own errors: texts and the HTTP status each is answered with. */
+export interface ServiceError {
+  code: string;
+  text: string;
+  httpStatus: number;
+}
+
+function serviceError(code: string, httpStatus: number, text: string): ServiceError {
+  return { code, text, httpStatus };
+}
+
+export const SERVICE_ERRORS = {
+  paramNotText: serviceError(
+    'PARAM_NOT_TEXT',
+    400,
+    'Parameter %s must be a single text value',
+  ),
+  bodyMalformed: serviceError('BODY_MALFORMED', 400, 'Request body could not be parsed'),
+  bodyTooLarge: serviceError('BODY_TOO_LARGE', 413, 'Request body is too large'),
+  tooManyParams: serviceError('TOO_MANY_PARAMS', 413, 'Request has too many parameters'),
+  jobNotFound: serviceError('JOB_NOT_FOUND', 404, 'Job was not found'),
+  queueUnavailable: serviceError(
+    'QUEUE_UNAVAILABLE',
+    503,
+    'Service temporarily unavailable, try again later',
+  ),
+  jobFailed: serviceError('JOB_FAILED', 503, 'Job failed: %s'),
+  notFound: serviceError('NOT_FOUND', 404, 'Not found'),
+  methodNotAllowed: serviceError('METHOD_NOT_ALLOWED', 405, 'Method not allowed'),
+  internal: serviceError('INTERNAL', 500, 'Internal error'),
+} as const satisfies Record<string, ServiceError>;
+
+/** Fills the `%s` of a service error text. */
+export function formatServiceError(error: ServiceError, detail = ''): string {
+  return error.text.replace('%s', detail);
+}

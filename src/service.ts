@@ -1,0 +1,139 @@
+import { QueueEvents } from 'bullmq';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { startCreateWorker, type RunningWorker } from '../workers/createRecordWorker.ts';
+import type { Config } from './config.ts';
+import {
+  connectDatabase,
+  ensureDatabase,
+  migrateLatest,
+  migrationsApplied,
+} from './db/connect.ts';
+import { buildIngress, withTimeout } from './ingress/server.ts';
+import { ResultWaiter } from './ingress/resultWaiter.ts';
+import { errorFacts } from './log.ts';
+import {
+  connectRedis,
+  CREATE_QUEUE,
+  openCreateQueue,
+  type CreateQueue,
+} from './queue.ts';
+import { redisDurabilityWarnings } from './redisCheck.ts';
+
+/** Which parts this process runs. */
+export interface ServiceParts {
+  ingress: boolean;
+  worker: boolean;
+}
+
+export interface RunningService {
+  config: Config;
+  db: Knex;
+  queue: CreateQueue;
+  app: FastifyInstance | undefined;
+  worker: RunningWorker | undefined;
+  warnings: string[];
+  /** Stops taking requests, lets active jobs finish within the grace period, closes all. */
+  stop: () => Promise<void>;
+}
+
+const READY_CHECK_TIMEOUT_MS = 2_000;
+
+async function check(
+  name: string,
+  probe: () => Promise<unknown>,
+  checks: Record<string, string>,
+) {
+  try {
+    await withTimeout(probe(), READY_CHECK_TIMEOUT_MS);
+    checks[name] = 'ok';
+    return true;
+  } catch (error) {
+    checks[name] = errorFacts(error).code ?? 'unreachable';
+    return false;
+  }
+}
+
+/**
+ * Starts the service's parts against one database and one Redis: creates the
+ * database when missing and applies migrations (knex locks them, so any number of
+ * processes may start at once), then the ingress, the worker, or both.
+ */
+export async function startService(
+  config: Config,
+  log: Logger,
+  parts: ServiceParts,
+): Promise<RunningService> {
+  await ensureDatabase(config.DATABASE_URL);
+  const db = connectDatabase(config.DATABASE_URL, config.WORKER_CONCURRENCY + 4);
+  await migrateLatest(db);
+
+  const producer = connectRedis(config.REDIS_URL, 'producer');
+  producer.on('error', () => {});
+  const queue = openCreateQueue(config, producer);
+  queue.on('error', (error) => log.warn({ err: errorFacts(error) }, 'queue error'));
+
+  const warnings = await redisDurabilityWarnings(producer).catch(() => [
+    'Redis unreachable at start',
+  ]);
+  for (const warning of warnings) log.warn(warning);
+
+  const readiness = async () => {
+    const checks: Record<string, string> = {};
+    const redisOk = await check('redis', () => producer.ping(), checks);
+    const postgresOk = await check('postgres', () => db.raw('select 1'), checks);
+    const migrated =
+      postgresOk &&
+      (await check(
+        'migrations',
+        async () => {
+          if (!(await migrationsApplied(db)))
+            throw Object.assign(new Error(), { code: 'pending' });
+        },
+        checks,
+      ));
+    if (warnings.length > 0) checks.warnings = warnings.join('; ');
+    return { ready: redisOk && postgresOk && migrated, checks };
+  };
+
+  let worker: RunningWorker | undefined;
+  let workerConnection: Redis | undefined;
+  if (parts.worker) {
+    workerConnection = connectRedis(config.REDIS_URL, 'consumer');
+    workerConnection.on('error', () => {});
+    worker = startCreateWorker({ config, db, log, connection: workerConnection });
+  }
+
+  let app: FastifyInstance | undefined;
+  let events: QueueEvents | undefined;
+  let waiter: ResultWaiter | undefined;
+  if (parts.ingress) {
+    events = new QueueEvents(CREATE_QUEUE, {
+      connection: connectRedis(config.REDIS_URL, 'consumer'),
+      prefix: config.QUEUE_PREFIX,
+    });
+    events.on('error', (error) =>
+      log.warn({ err: errorFacts(error) }, 'queue events error'),
+    );
+    await events.waitUntilReady().catch(() => undefined);
+    waiter = new ResultWaiter(events, db, config.RESULT_POLL_MS, log);
+    app = await buildIngress({ config, log, queue, waiter, db, readiness });
+  }
+
+  const stop = async () => {
+    await app?.close();
+    await worker?.close(config.SHUTDOWN_GRACE_MS);
+    waiter?.close();
+    const quick = (promise: Promise<unknown> | undefined) =>
+      withTimeout(promise ?? Promise.resolve(), 1_000).catch(() => undefined);
+    await quick(events?.close());
+    await quick(queue.close());
+    producer.disconnect();
+    workerConnection?.disconnect();
+    await quick(db.destroy());
+  };
+
+  return { config, db, queue, app, worker, warnings, stop };
+}

@@ -1,0 +1,43 @@
+import { create } from 'xmlbuilder2';
+import type { Framing, MorText } from './messages.ts';
+import type { JobState } from './types.ts';
+
+/**
+ * The one serializer of every XML answer. MOR clients parse these bodies, so the layout
+ * is fixed: XML declaration, two-space indent, a newline after every line.
+ */
+
+type StatusChild = Record<string, string>;
+
+function render(framing: Framing, status: StatusChild): string {
+  const root = create({ version: '1.0', encoding: 'UTF-8' });
+  const parent = framing === 'page' ? root.ele('page') : root;
+  const statusElement = parent.ele('status');
+
+  for (const [name, text] of Object.entries(status)) {
+    statusElement.ele(name).txt(text);
+  }
+
+  const xml = root.end({
+    prettyPrint: true,
+    indent: '  ',
+    newline: '\n',
+    wellFormed: true,
+  });
+  return `${xml}\n`;
+}
+
+/** A MOR answer: `<success>` for the stored record, `<error>` for everything else. */
+export function morXml(answer: MorText, success = false): string {
+  return render(answer.framing, { [success ? 'success' : 'error']: answer.text });
+}
+
+/** A bare `<status><error>` answer for this service's own errors. */
+export function errorXml(text: string): string {
+  return render('bare', { error: text });
+}
+
+/** The answer for a job that has no result yet. */
+export function pendingJobXml(jobId: string, state: JobState): string {
+  return render('page', { job_id: jobId, state });
+}

@@ -1,0 +1,125 @@
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Config } from '../src/config.ts';
+import { deleteExpiredResults } from '../src/db/deleteExpiredResults.ts';
+import { classifyJobError } from '../src/errors.ts';
+import { errorFacts } from '../src/log.ts';
+import { processCall } from '../src/processCall.ts';
+import { CREATE_QUEUE, type CREATE_JOB } from '../src/queue.ts';
+import type { CallJobData, CallJobResult } from '../src/types.ts';
+
+type CreateJob = Job<CallJobData, CallJobResult, typeof CREATE_JOB>;
+
+const RESULT_CLEANUP_INTERVAL_MS = 60 * 60 * 1000;
+const OUTCOME = /<(?:success|error)>([^<]*)</;
+
+export interface CreateWorkerDeps {
+  config: Config;
+  db: Knex;
+  log: Logger;
+  connection: Redis;
+}
+
+export interface RunningWorker {
+  worker: Worker<CallJobData, CallJobResult, typeof CREATE_JOB>;
+  close: (graceMs: number) => Promise<void>;
+}
+
+/**
+ * Runs jobs of the create queue: every MOR check, then the record and the result in
+ * one transaction. MOR errors are results (the job completes with their XML); only
+ * transient faults throw and are retried with backoff by BullMQ.
+ */
+export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
+  const { config, db, log } = deps;
+
+  async function runJob(job: CreateJob): Promise<CallJobResult> {
+    const started = performance.now();
+    const jobLog = log.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
+
+    try {
+      const processed = await processCall(
+        db,
+        job.id as string,
+        job.data,
+        config.RESULT_RETENTION_HOURS,
+      );
+      jobLog.info(
+        {
+          outcome: OUTCOME.exec(processed.resultXml)?.[1],
+          firstAttempt: processed.firstAttempt,
+          durationMs: Math.round(performance.now() - started),
+        },
+        'job',
+      );
+      return processed.resultXml;
+    } catch (error) {
+      const classified = classifyJobError(error);
+      jobLog.warn(
+        {
+          err: errorFacts(error),
+          retry: classified.name === 'TransientError',
+          durationMs: Math.round(performance.now() - started),
+        },
+        'job attempt failed',
+      );
+      throw classified;
+    }
+  }
+
+  const worker = new Worker<CallJobData, CallJobResult, typeof CREATE_JOB>(
+    CREATE_QUEUE,
+    runJob,
+    {
+      connection: deps.connection,
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+    },
+  );
+
+  // A job that failed for good stays in Redis for its status; its params need not.
+  worker.on('failed', (job) => {
+    if (job === undefined) return;
+    void job
+      .getState()
+      .then((state) =>
+        state === 'failed' ? job.updateData({ ...job.data, params: {} }) : undefined,
+      )
+      .catch((error: unknown) =>
+        log.warn({ jobId: job.id, err: errorFacts(error) }, 'scrub failed job'),
+      );
+  });
+  worker.on('error', (error) => log.warn({ err: errorFacts(error) }, 'worker error'));
+
+  const cleanup = setInterval(() => {
+    deleteExpiredResults(db, config.RESULT_RETENTION_HOURS)
+      .then((deleted) => log.info({ deleted }, 'expired results deleted'))
+      .catch((error: unknown) =>
+        log.warn({ err: errorFacts(error) }, 'result cleanup failed'),
+      );
+  }, RESULT_CLEANUP_INTERVAL_MS);
+  cleanup.unref();
+
+  return {
+    worker,
+    close: async (graceMs) => {
+      clearInterval(cleanup);
+      const closing = worker.close();
+      const timedOut = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((resolve) =>
+          setTimeout(() => resolve(true), graceMs).unref(),
+        ),
+      ]);
+      if (timedOut) {
+        log.warn({ graceMs }, 'worker did not stop within the grace period; forcing');
+        await Promise.race([
+          worker.close(true),
+          new Promise((r) => setTimeout(r, 1_000).unref()),
+        ]);
+      }
+    },
+  };
+}
