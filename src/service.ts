@@ -40,6 +40,14 @@ export interface RunningService {
 }
 
 const READY_CHECK_TIMEOUT_MS = 2_000;
+const REDIS_START_WAIT_MS = 5_000;
+
+/** Waits for a connection's first `ready`, up to a bound; false when it did not come. */
+async function redisReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status === 'ready') return true;
+  const ready = new Promise<true>((resolve) => redis.once('ready', () => resolve(true)));
+  return withTimeout(ready, timeoutMs).catch(() => false);
+}
 
 async function check(
   name: string,

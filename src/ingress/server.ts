@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
@@ -138,7 +139,10 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
   const { config, queue, waiter, db } = deps;
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'requestId',
+    }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     genReqId: () => randomUUID(),
     requestTimeout: 30_000,
@@ -149,7 +153,6 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
 
   app.addHook('onResponse', async (request, reply) => {
     const fields = {
-      requestId: request.id,
       jobId: request.jobId,
       method: request.method,
       route: request.routeOptions.url ?? 'unmatched',

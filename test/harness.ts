@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { loadConfig, type Config } from '../src/config.ts';
+import { seedDemo } from '../src/db/seedDemo.ts';
+import { computeHash } from '../src/hash.ts';
+import { createLogger } from '../src/log.ts';
+import { startService, type RunningService, type ServiceParts } from '../src/service.ts';
+
+/**
+ * Test harness: every test file gets its own Postgres database and BullMQ prefix, so
+ * runs cannot collide, and talks to the real Redis and Postgres of this machine.
+ */
+
+const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export const EXAMPLE_HASH = '1272cf77ba94153d59c87f699906e726277ff240';
+export const EXAMPLE_PATH =
+  '/billing/api/phonebook_record_create?u=username&user_id=2&name=phonebook&number=920355666' +
+  `&speeddial=666&hash=${EXAMPLE_HASH}`;
+
+export function uniqueName(kind: string): string {
+  return `${kind}_${process.pid}_${randomBytes(4).toString('hex')}`;
+}
+
+export function databaseUrl(name: string): string {
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Deletes every Redis key under a BullMQ prefix. */
+export async function deleteQueueKeys(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Every log line a service wrote, as parsed JSON objects and raw text. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+
+  override _write(chunk: Buffer, _encoding: string, done: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    done();
+  }
+
+  get text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export interface TestService extends RunningService {
+  logs: LogCapture;
+  /** Stops the service and removes its database and queue keys. */
+  dispose: () => Promise<void>;
+}
+
+export async function startTestService(
+  env: Record<string, string> = {},
+  parts: ServiceParts = { ingress: true, worker: true },
+): Promise<TestService> {
+  const databaseName = uniqueName('phonebook_test');
+  const config: Config = loadConfig({
+    DATABASE_URL: databaseUrl(databaseName),
+    REDIS_URL,
+    QUEUE_PREFIX: uniqueName('test'),
+    PORT: '0',
+    SYNC_WAIT_MS: '10000',
+    RESULT_POLL_MS: '200',
+    JOB_BACKOFF_MS: '50',
+    WORKER_CONCURRENCY: '8',
+    LOG_LEVEL: 'info',
+    ...env,
+  });
+
+  const logs = new LogCapture();
+  const service = await startService(config, createLogger(config.LOG_LEVEL, logs), parts);
+  await seedDemo(service.db);
+
+  const dispose = async () => {
+    await service.stop();
+    await deleteQueueKeys(config.QUEUE_PREFIX);
+    await adminQuery(`drop database if exists "${databaseName}" with (force)`);
+  };
+
+  return { ...service, logs, dispose };
+}
+
+/** Signs a call the way a MOR client does: hash over the signed params and the secret. */
+export function sign(params: Record<string, string>, secret: string): Record<string, string> {
+  const bytes = Object.fromEntries(
+    Object.entries(params).map(([key, value]) => [key, Buffer.from(value, 'utf8')]),
+  );
+  return { ...params, hash: computeHash(bytes, secret) };
+}
+
+export function query(params: Record<string, string>): string {
+  return new URLSearchParams(params).toString();
+}
+
+export const CREATE_PATH = '/billing/api/phonebook_record_create';
+
+/** The exact XML of a MOR answer framed in `<page>`. */
+export function pageXml(kind: 'success' | 'error', text: string): string {
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<page>\n  <status>\n' +
+    `    <${kind}>${text}</${kind}>\n  </status>\n</page>\n`
+  );
+}
+
+/** The exact XML of a bare MOR answer. */
+export function bareXml(text: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<status>\n  <error>${text}</error>\n</status>\n`;
+}
+
+export async function countRecords(service: RunningService): Promise<number> {
+  const [row] = await service.db('phonebook_records').count<{ count: string }[]>('* as count');
+  return Number(row?.count ?? 0);
+}
