@@ -116,10 +116,13 @@ export async function startService(
 
   let app: FastifyInstance | undefined;
   let events: QueueEvents | undefined;
+  let eventsConnection: Redis | undefined;
   let waiter: ResultWaiter | undefined;
   if (parts.ingress) {
+    eventsConnection = connectRedis(config.REDIS_URL, 'consumer');
+    eventsConnection.on('error', () => {});
     events = new QueueEvents(CREATE_QUEUE, {
-      connection: connectRedis(config.REDIS_URL, 'consumer'),
+      connection: eventsConnection,
       prefix: config.QUEUE_PREFIX,
     });
     events.on('error', (error) =>
@@ -140,6 +143,7 @@ export async function startService(
     await quick(queue.close());
     producer.disconnect();
     workerConnection?.disconnect();
+    eventsConnection?.disconnect();
     await quick(db.destroy());
   };
 
