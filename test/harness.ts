@@ -13,7 +13,8 @@ import { startService, type RunningService, type ServiceParts } from '../src/ser
  * runs cannot collide, and talks to the real Redis and Postgres of this machine.
  */
 
-const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL =
+  process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export const EXAMPLE_HASH = '1272cf77ba94153d59c87f699906e726277ff240';
@@ -47,7 +48,13 @@ export async function deleteQueueKeys(prefix: string): Promise<void> {
   try {
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      const [next, keys] = await redis.scan(
+        cursor,
+        'MATCH',
+        `${prefix}:*`,
+        'COUNT',
+        1000,
+      );
       cursor = next;
       if (keys.length > 0) await redis.del(...keys);
     } while (cursor !== '0');
@@ -108,7 +115,10 @@ export async function startTestService(
 }
 
 /** Signs a call the way a MOR client does: hash over the signed params and the secret. */
-export function sign(params: Record<string, string>, secret: string): Record<string, string> {
+export function sign(
+  params: Record<string, string>,
+  secret: string,
+): Record<string, string> {
   const bytes = Object.fromEntries(
     Object.entries(params).map(([key, value]) => [key, Buffer.from(value, 'utf8')]),
   );
@@ -135,6 +145,48 @@ export function bareXml(text: string): string {
 }
 
 export async function countRecords(service: RunningService): Promise<number> {
-  const [row] = await service.db('phonebook_records').count<{ count: string }[]>('* as count');
+  const [row] = await service
+    .db('phonebook_records')
+    .count<{ count: string }[]>('* as count');
   return Number(row?.count ?? 0);
+}
+
+export interface ApiCall {
+  method?: 'GET' | 'POST';
+  /** Params sent in the query string. */
+  query?: Record<string, string>;
+  /** A raw body and its content type. */
+  body?: string | Buffer;
+  contentType?: string;
+  headers?: Record<string, string>;
+  path?: string;
+}
+
+/** Sends a request to the in-process ingress and returns status, headers and body. */
+export async function callApi(service: RunningService, call: ApiCall) {
+  const search = call.query ? `?${query(call.query)}` : '';
+  const headers = {
+    ...(call.contentType ? { 'content-type': call.contentType } : {}),
+    ...call.headers,
+  };
+  return service.app!.inject({
+    method: call.method ?? 'POST',
+    url: `${call.path ?? CREATE_PATH}${search}`,
+    headers,
+    ...(call.body !== undefined ? { payload: call.body } : {}),
+  });
+}
+
+let nextSpeeddial = 100;
+
+/** A signed call of user 2 (`username`, global secret) with fresh record fields. */
+export function userCall(overrides: Record<string, string> = {}): Record<string, string> {
+  const params = {
+    user_id: '2',
+    number: '37060000000',
+    name: 'Front desk',
+    speeddial: String(nextSpeeddial++),
+    ...overrides,
+  };
+  return { u: 'username', ...sign(params, 'secret') };
 }
