@@ -26,7 +26,7 @@ export interface BodyParams {
 export class RequestError extends Error {
   constructor(
     readonly error: ServiceError,
-    detail = '',
+    readonly detail = '',
   ) {
     super(formatServiceError(error, detail));
     this.name = 'RequestError';

@@ -166,9 +166,11 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
 
   app.setErrorHandler((error, request, reply) => {
     const serviceError = serviceErrorFor(error);
-    if (serviceError.httpStatus >= 500)
+    if (serviceError.httpStatus >= 500) {
       request.log.error({ err: errorFacts(error) }, 'request failed');
-    return sendServiceError(reply, serviceError);
+    }
+    const detail = error instanceof RequestError ? error.detail : '';
+    return sendServiceError(reply, serviceError, detail);
   });
 
   app.setNotFoundHandler((_request, reply) =>
