@@ -83,9 +83,9 @@ export async function startService(
   const queue = openCreateQueue(config, producer);
   queue.on('error', (error) => log.warn({ err: errorFacts(error) }, 'queue error'));
 
-  const warnings = await redisDurabilityWarnings(producer).catch(() => [
-    'Redis unreachable at start',
-  ]);
+  const warnings = (await redisReady(producer, REDIS_START_WAIT_MS))
+    ? await redisDurabilityWarnings(producer)
+    : ['Redis unreachable at start: eviction policy and persistence unknown'];
   for (const warning of warnings) log.warn(warning);
 
   const readiness = async () => {

@@ -25,7 +25,11 @@ const ASCII_DIGITS = /^[0-9]+$/;
 
 function codePoints(text: string): number {
   let count = 0;
-  for (const _ of text) count++;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    // A surrogate pair is one code point; count its high half only.
+    if (code < 0xdc00 || code > 0xdfff) count++;
+  }
   return count;
 }
 
