@@ -128,7 +128,9 @@ export async function startService(
     events.on('error', (error) =>
       log.warn({ err: errorFacts(error) }, 'queue events error'),
     );
-    await withTimeout(events.waitUntilReady(), REDIS_START_WAIT_MS).catch(() => undefined);
+    await withTimeout(events.waitUntilReady(), REDIS_START_WAIT_MS).catch(
+      () => undefined,
+    );
     waiter = new ResultWaiter(events, db, config.RESULT_POLL_MS, log);
     app = await buildIngress({ config, log, queue, waiter, db, readiness });
   }
