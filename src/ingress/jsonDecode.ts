@@ -220,5 +220,7 @@ class Reader {
 
 /** Decodes a JSON body whose top level must be an object. Throws JsonSyntaxError. */
 export function decodeJsonMembers(body: Buffer): JsonMember[] {
-  return new Reader(body).members();
+  // RFC 8259 section 8.1: a parser may ignore a leading byte order mark.
+  const hasBom = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf;
+  return new Reader(hasBom ? body.subarray(3) : body).members();
 }

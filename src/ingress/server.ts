@@ -85,6 +85,26 @@ function sendPending(reply: FastifyReply, jobId: string, state: JobState): Fasti
   return sendXml(reply, 202, pendingJobXml(jobId, state));
 }
 
+function sendStatusXml(
+  reply: FastifyReply,
+  jobId: string,
+  status: JobStatus,
+): FastifyReply {
+  switch (status.kind) {
+    case 'pending':
+      return sendPending(reply, jobId, status.state);
+    case 'completed':
+      reply.request.outcome = 'completed';
+      return sendXml(reply, 200, status.resultXml);
+    case 'failed':
+      return sendServiceError(reply, SERVICE_ERRORS.jobFailed, status.failedReason);
+    case 'queue-unavailable':
+      return sendServiceError(reply, SERVICE_ERRORS.queueUnavailable);
+    case 'unknown':
+      return sendServiceError(reply, SERVICE_ERRORS.jobNotFound);
+  }
+}
+
 /** Maps a thrown error to the service error answered for it. */
 function serviceErrorFor(error: unknown): ServiceError {
   if (error instanceof RequestError) return error.error;
@@ -147,6 +167,7 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
     genReqId: () => randomUUID(),
     requestTimeout: 30_000,
     return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
   });
 
   await registerBodyParsers(app, config.MAX_PARAMS);
@@ -211,7 +232,8 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
     if (outcome.kind === 'failed') {
       return sendServiceError(reply, SERVICE_ERRORS.jobFailed, outcome.failedReason);
     }
-    return sendPending(reply, jobId, 'active');
+    const status = await readJobStatus(queue, db, jobId, config.RESULT_RETENTION_HOURS);
+    return sendStatusXml(reply, jobId, status);
   }
 
   async function answerStatus(
@@ -219,27 +241,24 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
     reply: FastifyReply,
   ) {
     const jobId = request.params.id;
-    const json = wantsJson(request.headers.accept);
-    const status = isJobId(jobId)
+    const known = isJobId(jobId);
+    const status: JobStatus = known
       ? await readJobStatus(queue, db, jobId, config.RESULT_RETENTION_HOURS)
-      : ({ kind: 'unknown' } as const);
+      : { kind: 'unknown' };
 
-    if (status.kind === 'queue-unavailable')
-      return sendServiceError(reply, SERVICE_ERRORS.queueUnavailable);
-    if (status.kind === 'unknown') {
-      if (!json) return sendServiceError(reply, SERVICE_ERRORS.jobNotFound);
-      request.outcome = SERVICE_ERRORS.jobNotFound.code;
-      return reply.code(404).send({ error: SERVICE_ERRORS.jobNotFound.text });
+    if (known) request.jobId = jobId;
+    if (!wantsJson(request.headers.accept)) return sendStatusXml(reply, jobId, status);
+
+    if (status.kind === 'queue-unavailable' || status.kind === 'unknown') {
+      const error =
+        status.kind === 'unknown'
+          ? SERVICE_ERRORS.jobNotFound
+          : SERVICE_ERRORS.queueUnavailable;
+      request.outcome = error.code;
+      return reply.code(error.httpStatus).send({ error: error.text });
     }
-
-    request.jobId = jobId;
     request.outcome = status.kind;
-    if (json) return reply.code(200).send(statusJson(jobId, status));
-
-    if (status.kind === 'pending') return sendPending(reply, jobId, status.state);
-    if (status.kind === 'failed')
-      return sendServiceError(reply, SERVICE_ERRORS.jobFailed, status.failedReason);
-    return sendXml(reply, 200, status.resultXml);
+    return reply.code(200).send(statusJson(jobId, status));
   }
 
   for (const url of CREATE_PATHS) {
