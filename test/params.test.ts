@@ -194,7 +194,74 @@ describe('where params come from', () => {
   });
 });
 
+describe('paths', () => {
+  it('answers on /api/phonebook_record_create as on the billing path', async () => {
+    const params = {
+      u: 'username',
+      ...sign(
+        { user_id: '2', number: '1', name: 'Short', speeddial: nextSpeeddial() },
+        'secret',
+      ),
+    };
+    const response = await callApi(service, {
+      path: '/api/phonebook_record_create',
+      query: params,
+    });
+    assert.equal(response.body, ADDED);
+  });
+
+  it('accepts the billing path with a trailing slash', async () => {
+    const params = {
+      u: 'username',
+      ...sign(
+        { user_id: '2', number: '1', name: 'Slash', speeddial: nextSpeeddial() },
+        'secret',
+      ),
+    };
+    const response = await callApi(service, {
+      path: '/billing/api/phonebook_record_create/',
+      query: params,
+    });
+    assert.equal(response.body, ADDED);
+  });
+
+  it('answers 404 with an XML error on an unknown path', async () => {
+    const response = await callApi(service, {
+      path: '/billing/api/phonebook_record_delete',
+    });
+    assert.equal(response.statusCode, 404);
+    assert.equal(response.body, bareXml('Not found'));
+  });
+
+  it('does not serve HEAD on the create path, so a HEAD never queues a call', async () => {
+    const response = await service.app!.inject({
+      method: 'HEAD',
+      url: '/billing/api/phonebook_record_create',
+    });
+    assert.equal(response.statusCode, 404);
+  });
+});
+
 describe('decoding', () => {
+  it('ignores a UTF-8 byte order mark before a JSON body', async () => {
+    const params = {
+      u: 'username',
+      ...sign(
+        { user_id: '2', number: '1', name: 'Bom', speeddial: nextSpeeddial() },
+        'secret',
+      ),
+    };
+    const body = Buffer.concat([
+      Buffer.from([0xef, 0xbb, 0xbf]),
+      Buffer.from(JSON.stringify(params)),
+    ]);
+    const response = await callApi(service, {
+      body,
+      contentType: 'application/json; charset=utf-8',
+    });
+    assert.equal(response.body, ADDED);
+  });
+
   it('decodes + as a space', async () => {
     const dial = nextSpeeddial();
     const hash = hashOf({ user_id: '2', number: '1', name: 'a b', speeddial: dial });
