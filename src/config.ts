@@ -7,7 +7,7 @@ import { z } from 'zod';
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
-const schema = z.object({
+const fields = z.object({
   /** Postgres; the database is created when missing. */
   DATABASE_URL: z
     .string()
@@ -40,6 +40,8 @@ const schema = z.object({
   JOB_BACKOFF_MS: integer(10, 3_600_000).default(1_000),
   /** How long stored results (and failed jobs in Redis) are kept, in hours. */
   RESULT_RETENTION_HOURS: integer(1, 24 * 365).default(168),
+  /** How long idempotency keys are kept, in hours (at least a day). */
+  IDEMPOTENCY_KEY_HOURS: integer(24, 24 * 365).default(24),
   /** How long SIGTERM waits for active requests and jobs before exiting, in ms. */
   SHUTDOWN_GRACE_MS: integer(0, 600_000).default(10_000),
   /** pino log level. */
@@ -47,6 +49,18 @@ const schema = z.object({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info'),
 });
+
+/**
+ * A repeat of an idempotent call is answered from the stored result, so results must
+ * outlive the keys that point at them.
+ */
+const schema = fields.refine(
+  (config) => config.RESULT_RETENTION_HOURS >= config.IDEMPOTENCY_KEY_HOURS,
+  {
+    message: 'must be at least IDEMPOTENCY_KEY_HOURS',
+    path: ['RESULT_RETENTION_HOURS'],
+  },
+);
 
 export type Config = z.infer<typeof schema>;
 
@@ -60,7 +74,7 @@ export class ConfigError extends Error {
 /** Reads the configuration; throws ConfigError with one line per bad value. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const present = Object.fromEntries(
-    Object.keys(schema.shape)
+    Object.keys(fields.shape)
       .filter((key) => env[key] !== undefined && env[key] !== '')
       .map((key) => [key, env[key]]),
   );

@@ -72,6 +72,16 @@ export const SERVICE_ERRORS = {
   bodyMalformed: serviceError('BODY_MALFORMED', 400, 'Request body could not be parsed'),
   bodyTooLarge: serviceError('BODY_TOO_LARGE', 413, 'Request body is too large'),
   tooManyParams: serviceError('TOO_MANY_PARAMS', 413, 'Request has too many parameters'),
+  idempotencyKeyInvalid: serviceError(
+    'IDEMPOTENCY_KEY_INVALID',
+    400,
+    'Idempotency-Key must be 1 to 255 visible ASCII characters',
+  ),
+  idempotencyKeyReused: serviceError(
+    'IDEMPOTENCY_KEY_REUSED',
+    422,
+    'Idempotency-Key was already used with other params',
+  ),
   jobNotFound: serviceError('JOB_NOT_FOUND', 404, 'Job was not found'),
   queueUnavailable: serviceError(
     'QUEUE_UNAVAILABLE',

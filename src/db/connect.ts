@@ -1,6 +1,7 @@
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
 import * as schema from './migrations/001_schema.ts';
+import * as idempotencyKeys from './migrations/002_idempotency_keys.ts';
 
 /** Postgres error codes (SQLSTATE, PostgreSQL manual appendix A) this code acts on. */
 export const PG_ERRORS = {
@@ -8,7 +9,10 @@ export const PG_ERRORS = {
   duplicateDatabase: '42P04',
 } as const;
 
-const MIGRATIONS: Record<string, Knex.Migration> = { '001_schema': schema };
+const MIGRATIONS: Record<string, Knex.Migration> = {
+  '001_schema': schema,
+  '002_idempotency_keys': idempotencyKeys,
+};
 
 /** Migrations are compiled in, so they run the same from any working directory. */
 const migrationSource: Knex.MigrationSource<string> = {

@@ -27,8 +27,9 @@ export class RequestError extends Error {
   constructor(
     readonly error: ServiceError,
     readonly detail = '',
+    options?: { cause?: unknown },
   ) {
-    super(formatServiceError(error, detail));
+    super(formatServiceError(error, detail), options);
     this.name = 'RequestError';
   }
 }

@@ -15,6 +15,8 @@ import { CREATE_JOB, createJobOptions, type CreateQueue } from '../queue.ts';
 import type { CallJobData, HttpMethod, JobState } from '../types.ts';
 import { errorXml, pendingJobXml } from '../xml.ts';
 import { registerBodyParsers } from './bodyParsers.ts';
+import { claimIdempotencyKey } from '../db/claimIdempotencyKey.ts';
+import { callFingerprint, idempotencyCaller, readIdempotencyKey } from './idempotency.ts';
 import { isJobId, readJobStatus, type JobStatus } from './jobStatus.ts';
 import { readCall, RequestError } from './readCall.ts';
 import type { ResultWaiter } from './resultWaiter.ts';
@@ -198,28 +200,81 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
     sendServiceError(reply, SERVICE_ERRORS.notFound),
   );
 
-  async function acceptCall(request: FastifyRequest, reply: FastifyReply) {
-    const call = readCall(request, config.MAX_PARAMS);
-    const jobId = randomUUID();
-    request.jobId = jobId;
+  /**
+   * Resolves the job of a call with an Idempotency-Key: a new job for a new key, the
+   * first call's job for a repeat. Answers 422 for a key reused with other params.
+   */
+  async function claimKey(key: string, jobId: string, data: CallJobData) {
+    try {
+      return await claimIdempotencyKey(
+        db,
+        {
+          caller: idempotencyCaller(data.params),
+          key,
+          fingerprint: callFingerprint(data.method, data.params),
+          jobId,
+        },
+        config.IDEMPOTENCY_KEY_HOURS,
+      );
+    } catch (error) {
+      throw new RequestError(SERVICE_ERRORS.queueUnavailable, '', { cause: error });
+    }
+  }
 
-    const method: HttpMethod = request.method === 'GET' ? 'GET' : 'POST';
-    const data: CallJobData = { method, params: call.params, acceptedAtMs: Date.now() };
-    const respondAsync =
-      call.asyncParam ||
-      prefersAsync(request.headers.prefer) ||
-      call.params.callback_url !== undefined;
-    const pending = respondAsync ? undefined : waiter.expect(jobId);
-
+  async function enqueue(request: FastifyRequest, jobId: string, data: CallJobData) {
     try {
       await withTimeout(
         queue.add(CREATE_JOB, data, createJobOptions(config, jobId)),
         config.ENQUEUE_TIMEOUT_MS,
       );
     } catch (error) {
-      pending?.cancel();
       request.log.warn({ err: errorFacts(error) }, 'enqueue failed');
-      return sendServiceError(reply, SERVICE_ERRORS.queueUnavailable);
+      throw new RequestError(SERVICE_ERRORS.queueUnavailable, '', { cause: error });
+    }
+  }
+
+  async function acceptCall(request: FastifyRequest, reply: FastifyReply) {
+    const call = readCall(request, config.MAX_PARAMS);
+    const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
+    const method: HttpMethod = request.method === 'GET' ? 'GET' : 'POST';
+    const data: CallJobData = { method, params: call.params, acceptedAtMs: Date.now() };
+    const respondAsync =
+      call.asyncParam ||
+      prefersAsync(request.headers.prefer) ||
+      call.params.callback_url !== undefined;
+
+    let jobId: string = randomUUID();
+    let enqueued = false;
+    if (idempotencyKey !== undefined) {
+      const claim = await claimKey(idempotencyKey, jobId, data);
+      if (claim.kind === 'mismatch') {
+        return sendServiceError(reply, SERVICE_ERRORS.idempotencyKeyReused);
+      }
+      jobId = claim.jobId;
+
+      if (claim.kind === 'repeat') {
+        request.jobId = jobId;
+        const status = await readJobStatus(
+          queue,
+          db,
+          jobId,
+          config.RESULT_RETENTION_HOURS,
+        );
+        if (status.kind !== 'pending' && status.kind !== 'unknown') {
+          return sendStatusXml(reply, jobId, status);
+        }
+        // Unknown: the first call's ingress stopped before its job was queued.
+        enqueued = status.kind === 'pending';
+      }
+    }
+    request.jobId = jobId;
+
+    const pending = respondAsync ? undefined : waiter.expect(jobId);
+    try {
+      if (!enqueued) await enqueue(request, jobId, data);
+    } catch (error) {
+      pending?.cancel();
+      throw error;
     }
 
     if (pending === undefined) return sendPending(reply, jobId, 'waiting');

@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+import { SERVICE_ERRORS } from '../messages.ts';
+import type { HttpMethod, QueuedParams } from '../types.ts';
+import { RequestError } from './readCall.ts';
+
+/**
+ * `Idempotency-Key` (draft-ietf-httpapi-idempotency-key-header): the first call with a
+ * key owns it; every repeat by the same caller gets that call's job and result, and a
+ * repeat with other params is refused.
+ */
+
+const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The key of a request, if it has one; throws for a key that is not a plain token. */
+export function readIdempotencyKey(
+  header: string | string[] | undefined,
+): string | undefined {
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string' || !KEY.test(header)) {
+    throw new RequestError(SERVICE_ERRORS.idempotencyKeyInvalid);
+  }
+  return header;
+}
+
+/** Keys are scoped to the caller, named as usernames match: case-insensitively. */
+export function idempotencyCaller(params: QueuedParams): string {
+  const u = params.u;
+  if (u === undefined) return '';
+  return typeof u === 'string' ? u.toLowerCase() : `bytes:${u.invalidUtf8}`;
+}
+
+/** A digest of everything that makes a call this call: its method and every param. */
+export function callFingerprint(method: HttpMethod, params: QueuedParams): string {
+  const entries = Object.entries(params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return createHash('sha256')
+    .update(JSON.stringify([method, entries]))
+    .digest('hex');
+}
