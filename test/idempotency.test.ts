@@ -206,3 +206,38 @@ describe('repeats while the first call is still queued', () => {
     }
   });
 });
+
+describe('retention', () => {
+  it('deletes keys and results past their retention and keeps younger ones', async () => {
+    const { deleteExpired } = await import('../workers/createRecordWorker.ts');
+    const old = userCall();
+    const young = userCall();
+    await keyed(old, 'k-retention-old');
+    await keyed(young, 'k-retention-young');
+    await service
+      .db('idempotency_keys')
+      .where({ key: 'k-retention-old' })
+      .update({ created_at: service.db.raw("now() - interval '25 hours'") });
+    await service
+      .db('job_results')
+      .where('finished_at', '<', service.db.raw("now() - interval '1 second'"))
+      .update({ finished_at: service.db.raw("now() - interval '169 hours'") });
+
+    await deleteExpired({
+      db: service.db,
+      config: service.config,
+      log: createLogger('silent'),
+      connection: undefined as never,
+    });
+
+    const keys = await service
+      .db('idempotency_keys')
+      .whereIn('key', ['k-retention-old', 'k-retention-young'])
+      .pluck('key');
+    assert.deepEqual(keys, ['k-retention-young']);
+    const expired = await service
+      .db('job_results')
+      .where('finished_at', '<', service.db.raw("now() - interval '168 hours'"));
+    assert.equal(expired.length, 0);
+  });
+});

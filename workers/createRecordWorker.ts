@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config.ts';
+import { deleteExpiredIdempotencyKeys } from '../src/db/deleteExpiredIdempotencyKeys.ts';
 import { deleteExpiredResults } from '../src/db/deleteExpiredResults.ts';
 import { classifyJobError } from '../src/errors.ts';
 import { errorFacts } from '../src/log.ts';
@@ -25,6 +26,17 @@ export interface CreateWorkerDeps {
 export interface RunningWorker {
   worker: Worker<CallJobData, CallJobResult, typeof CREATE_JOB>;
   close: (graceMs: number) => Promise<void>;
+}
+
+/** Deletes results and idempotency keys past their retention. */
+export async function deleteExpired({
+  db,
+  config,
+  log,
+}: CreateWorkerDeps): Promise<void> {
+  const keys = await deleteExpiredIdempotencyKeys(db, config.IDEMPOTENCY_KEY_HOURS);
+  const results = await deleteExpiredResults(db, config.RESULT_RETENTION_HOURS);
+  log.info({ keys, results }, 'expired rows deleted');
 }
 
 /**
@@ -94,11 +106,9 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
   worker.on('error', (error) => log.warn({ err: errorFacts(error) }, 'worker error'));
 
   const cleanup = setInterval(() => {
-    deleteExpiredResults(db, config.RESULT_RETENTION_HOURS)
-      .then((deleted) => log.info({ deleted }, 'expired results deleted'))
-      .catch((error: unknown) =>
-        log.warn({ err: errorFacts(error) }, 'result cleanup failed'),
-      );
+    void deleteExpired(deps).catch((error: unknown) =>
+      log.warn({ err: errorFacts(error) }, 'cleanup of expired rows failed'),
+    );
   }, RESULT_CLEANUP_INTERVAL_MS);
   cleanup.unref();
 
