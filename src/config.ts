@@ -35,6 +35,14 @@ const fields = z.object({
   MAX_PARAMS: integer(10, 100_000).default(1_000),
   /** Jobs one worker process runs at once. */
   WORKER_CONCURRENCY: integer(1, 1_000).default(16),
+  /**
+   * A worker holds a lock on each active job for this long, renewing it at half the
+   * time; a job whose lock lapsed (its worker died) is found by the stalled-job check
+   * every interval and run again, up to the count, before it fails for good. In ms.
+   */
+  WORKER_LOCK_MS: integer(1_000, 600_000).default(30_000),
+  WORKER_STALLED_INTERVAL_MS: integer(500, 600_000).default(30_000),
+  WORKER_MAX_STALLED_COUNT: integer(0, 1_000).default(5),
   /** Attempts per job for transient faults (database or Redis down), and the first backoff step in ms (doubling). */
   JOB_ATTEMPTS: integer(1, 100).default(10),
   JOB_BACKOFF_MS: integer(10, 3_600_000).default(1_000),

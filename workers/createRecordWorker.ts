@@ -88,6 +88,9 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
       connection: deps.connection,
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
+      lockDuration: config.WORKER_LOCK_MS,
+      stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+      maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
     },
   );
 
