@@ -33,6 +33,16 @@ const fields = z.object({
   BODY_LIMIT_BYTES: integer(1_024, 10_485_760).default(65_536),
   /** Most params read from one query string or body. */
   MAX_PARAMS: integer(10, 100_000).default(1_000),
+  /**
+   * Requests per caller (`u`) and per client address allowed in one window, counted in
+   * Redis across every ingress process; 0 turns a limit off.
+   */
+  RATE_LIMIT_WINDOW_MS: integer(100, 3_600_000).default(1_000),
+  RATE_LIMIT_PER_CALLER: integer(0, 10_000_000).default(5_000),
+  RATE_LIMIT_PER_ADDRESS: integer(0, 10_000_000).default(10_000),
+  /** Slow-client bounds: all headers within the first, the whole request within the second, in ms. */
+  HEADERS_TIMEOUT_MS: integer(1_000, 600_000).default(10_000),
+  REQUEST_TIMEOUT_MS: integer(1_000, 600_000).default(30_000),
   /** Jobs one worker process runs at once. */
   WORKER_CONCURRENCY: integer(1, 1_000).default(16),
   /**

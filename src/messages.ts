@@ -82,6 +82,7 @@ export const SERVICE_ERRORS = {
     422,
     'Idempotency-Key was already used with other params',
   ),
+  rateLimited: serviceError('RATE_LIMITED', 429, 'Too many requests, try again later'),
   jobNotFound: serviceError('JOB_NOT_FOUND', 404, 'Job was not found'),
   queueUnavailable: serviceError(
     'QUEUE_UNAVAILABLE',

@@ -12,6 +12,7 @@ import {
   migrationsApplied,
 } from './db/connect.ts';
 import { buildIngress, withTimeout } from './ingress/server.ts';
+import { RateLimiter } from './ingress/rateLimit.ts';
 import { ResultWaiter } from './ingress/resultWaiter.ts';
 import { errorFacts } from './log.ts';
 import {
@@ -132,7 +133,12 @@ export async function startService(
       () => undefined,
     );
     waiter = new ResultWaiter(events, db, config.RESULT_POLL_MS, log);
-    app = await buildIngress({ config, log, queue, waiter, db, readiness });
+    const limiter = new RateLimiter(producer, config.QUEUE_PREFIX, {
+      windowMs: config.RATE_LIMIT_WINDOW_MS,
+      perCaller: config.RATE_LIMIT_PER_CALLER,
+      perAddress: config.RATE_LIMIT_PER_ADDRESS,
+    });
+    app = await buildIngress({ config, log, queue, waiter, limiter, db, readiness });
   }
 
   const stop = async () => {

@@ -19,6 +19,7 @@ import { claimIdempotencyKey } from '../db/claimIdempotencyKey.ts';
 import { callFingerprint, idempotencyCaller, readIdempotencyKey } from './idempotency.ts';
 import { isJobId, readJobStatus, type JobStatus } from './jobStatus.ts';
 import { readCall, RequestError } from './readCall.ts';
+import type { RateLimiter } from './rateLimit.ts';
 import type { ResultWaiter } from './resultWaiter.ts';
 
 export const CREATE_PATHS = [
@@ -36,6 +37,7 @@ export interface IngressDeps {
   log: Logger;
   queue: CreateQueue;
   waiter: ResultWaiter;
+  limiter: RateLimiter;
   db: Knex;
   /** Answers readiness: Redis and Postgres reachable, migrations applied. */
   readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
@@ -167,7 +169,12 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
     }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     genReqId: () => randomUUID(),
-    requestTimeout: 30_000,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    // Node checks the two timeouts every connectionsCheckingInterval (30 s by default).
+    http: {
+      headersTimeout: config.HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: 1_000,
+    },
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
   });
@@ -235,6 +242,11 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
 
   async function acceptCall(request: FastifyRequest, reply: FastifyReply) {
     const call = readCall(request, config.MAX_PARAMS);
+    const rate = await deps.limiter.check(idempotencyCaller(call.params), request.ip);
+    if (!rate.allowed) {
+      reply.header('retry-after', String(rate.retryAfterSeconds));
+      return sendServiceError(reply, SERVICE_ERRORS.rateLimited);
+    }
     const idempotencyKey = readIdempotencyKey(request.headers['idempotency-key']);
     const method: HttpMethod = request.method === 'GET' ? 'GET' : 'POST';
     const data: CallJobData = { method, params: call.params, acceptedAtMs: Date.now() };
