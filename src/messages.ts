@@ -71,6 +71,7 @@ export const SERVICE_ERRORS = {
   ),
   bodyMalformed: serviceError('BODY_MALFORMED', 400, 'Request body could not be parsed'),
   bodyTooLarge: serviceError('BODY_TOO_LARGE', 413, 'Request body is too large'),
+  urlTooLong: serviceError('URL_TOO_LONG', 414, 'Request URL is too long'),
   tooManyParams: serviceError('TOO_MANY_PARAMS', 413, 'Request has too many parameters'),
   idempotencyKeyInvalid: serviceError(
     'IDEMPOTENCY_KEY_INVALID',

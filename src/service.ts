@@ -138,7 +138,16 @@ export async function startService(
       perCaller: config.RATE_LIMIT_PER_CALLER,
       perAddress: config.RATE_LIMIT_PER_ADDRESS,
     });
-    app = await buildIngress({ config, log, queue, waiter, limiter, db, readiness });
+    app = await buildIngress({
+      config,
+      log,
+      queue,
+      waiter,
+      limiter,
+      db,
+      readiness,
+      queueConnected: () => producer.status === 'ready',
+    });
   }
 
   const stop = async () => {

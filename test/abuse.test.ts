@@ -133,3 +133,18 @@ describe('slow clients', () => {
     },
   );
 });
+
+describe('oversized request lines', () => {
+  it('answers 414 with an XML error for a URL past 16 KiB', async () => {
+    const service = await startTestService();
+    try {
+      const response = await callApi(service, {
+        query: { u: 'username', name: 'n'.repeat(17_000) },
+      });
+      assert.equal(response.statusCode, 414);
+      assert.equal(response.body, bareXml('Request URL is too long'));
+    } finally {
+      await service.dispose();
+    }
+  });
+});

@@ -22,11 +22,15 @@ export function readIdempotencyKey(
   return header;
 }
 
-/** Keys are scoped to the caller, named as usernames match: case-insensitively. */
-export function idempotencyCaller(params: QueuedParams): string {
-  const u = params.u;
-  if (u === undefined) return '';
-  return typeof u === 'string' ? u.toLowerCase() : `bytes:${u.invalidUtf8}`;
+/**
+ * Keys are scoped to the caller, named as usernames match: case-insensitively. The
+ * scope is a digest of `u`, so any `u` (a NUL, invalid UTF-8, 60 KB of text) makes a
+ * short value Postgres and Redis can hold.
+ */
+export function callerKey(params: QueuedParams): string {
+  const u = params.u ?? '';
+  const text = typeof u === 'string' ? u.toLowerCase() : `bytes:${u.invalidUtf8}`;
+  return createHash('sha256').update(text).digest('base64url');
 }
 
 /** A digest of everything that makes a call this call: its method and every param. */

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /**
@@ -20,10 +19,6 @@ export interface RateDecision {
   retryAfterSeconds: number;
 }
 
-function digest(text: string): string {
-  return createHash('sha256').update(text).digest('base64url').slice(0, 22);
-}
-
 const ALLOWED: RateDecision = { allowed: true, retryAfterSeconds: 0 };
 
 export class RateLimiter {
@@ -37,15 +32,17 @@ export class RateLimiter {
     return this.limits.perCaller > 0 || this.limits.perAddress > 0;
   }
 
-  /** Counts one request against the caller's and the address's window. */
+  /**
+   * Counts one request against the caller's and the address's window. `caller` must be
+   * a short digest (see callerKey), never a username itself.
+   */
   async check(caller: string, address: string): Promise<RateDecision> {
     if (!this.enabled) return ALLOWED;
 
     const now = Date.now();
     const window = Math.floor(now / this.limits.windowMs);
     const counters = [
-      // Hashed, so neither a username nor an arbitrarily long `u` becomes a Redis key.
-      { limit: this.limits.perCaller, key: `caller:${digest(caller)}` },
+      { limit: this.limits.perCaller, key: `caller:${caller}` },
       { limit: this.limits.perAddress, key: `address:${address}` },
     ].filter((counter) => counter.limit > 0);
 

@@ -16,7 +16,7 @@ import type { CallJobData, HttpMethod, JobState } from '../types.ts';
 import { errorXml, pendingJobXml } from '../xml.ts';
 import { registerBodyParsers } from './bodyParsers.ts';
 import { claimIdempotencyKey } from '../db/claimIdempotencyKey.ts';
-import { callFingerprint, idempotencyCaller, readIdempotencyKey } from './idempotency.ts';
+import { callFingerprint, callerKey, readIdempotencyKey } from './idempotency.ts';
 import { isJobId, readJobStatus, type JobStatus } from './jobStatus.ts';
 import { readCall, RequestError } from './readCall.ts';
 import type { RateLimiter } from './rateLimit.ts';
@@ -29,6 +29,13 @@ export const CREATE_PATHS = [
 export const JOB_PATHS = ['/billing/api/jobs/:id', '/api/jobs/:id'];
 export const XML_TYPE = 'text/xml; charset=utf-8';
 
+/**
+ * Longest request URL accepted. Node's HTTP parser already refuses a request line and
+ * headers past 16 KiB (`--max-http-header-size`); this bound keeps the same limit for
+ * requests that reach the app any other way.
+ */
+const MAX_URL_BYTES = 16_384;
+
 /** Seconds a client should wait before polling a pending job again. */
 const RETRY_AFTER_SECONDS = 1;
 
@@ -38,6 +45,12 @@ export interface IngressDeps {
   queue: CreateQueue;
   waiter: ResultWaiter;
   limiter: RateLimiter;
+  /**
+   * True while the producer's Redis connection is up. A job is only added then: an add
+   * on a connection still (re)connecting would wait for it, and could land after the
+   * client was already told 503.
+   */
+  queueConnected: () => boolean;
   db: Knex;
   /** Answers readiness: Redis and Postgres reachable, migrations applied. */
   readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
@@ -89,6 +102,16 @@ function sendPending(reply: FastifyReply, jobId: string, state: JobState): Fasti
   return sendXml(reply, 202, pendingJobXml(jobId, state));
 }
 
+/**
+ * A job's stored result. `Content-Location` names the job's status resource, which
+ * serves this same XML (RFC 9110 section 8.7), so every answer carries its job id.
+ */
+function sendResult(reply: FastifyReply, jobId: string, resultXml: string): FastifyReply {
+  reply.request.outcome = 'completed';
+  reply.header('content-location', jobLocation(reply.request, jobId));
+  return sendXml(reply, 200, resultXml);
+}
+
 function sendStatusXml(
   reply: FastifyReply,
   jobId: string,
@@ -98,8 +121,7 @@ function sendStatusXml(
     case 'pending':
       return sendPending(reply, jobId, status.state);
     case 'completed':
-      reply.request.outcome = 'completed';
-      return sendXml(reply, 200, status.resultXml);
+      return sendResult(reply, jobId, status.resultXml);
     case 'failed':
       return sendServiceError(reply, SERVICE_ERRORS.jobFailed, status.failedReason);
     case 'queue-unavailable':
@@ -181,6 +203,12 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
 
   await registerBodyParsers(app, config.MAX_PARAMS);
 
+  app.addHook('onRequest', async (request, reply) => {
+    if ((request.raw.url ?? '').length > MAX_URL_BYTES) {
+      return sendServiceError(reply, SERVICE_ERRORS.urlTooLong);
+    }
+  });
+
   app.addHook('onResponse', async (request, reply) => {
     const fields = {
       jobId: request.jobId,
@@ -216,7 +244,7 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
       return await claimIdempotencyKey(
         db,
         {
-          caller: idempotencyCaller(data.params),
+          caller: callerKey(data.params),
           key,
           fingerprint: callFingerprint(data.method, data.params),
           jobId,
@@ -224,11 +252,13 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
         config.IDEMPOTENCY_KEY_HOURS,
       );
     } catch (error) {
+      app.log.warn({ err: errorFacts(error) }, 'idempotency key claim failed');
       throw new RequestError(SERVICE_ERRORS.queueUnavailable, '', { cause: error });
     }
   }
 
   async function enqueue(request: FastifyRequest, jobId: string, data: CallJobData) {
+    if (!deps.queueConnected()) throw new RequestError(SERVICE_ERRORS.queueUnavailable);
     try {
       await withTimeout(
         queue.add(CREATE_JOB, data, createJobOptions(config, jobId)),
@@ -242,7 +272,7 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
 
   async function acceptCall(request: FastifyRequest, reply: FastifyReply) {
     const call = readCall(request, config.MAX_PARAMS);
-    const rate = await deps.limiter.check(idempotencyCaller(call.params), request.ip);
+    const rate = await deps.limiter.check(callerKey(call.params), request.ip);
     if (!rate.allowed) {
       reply.header('retry-after', String(rate.retryAfterSeconds));
       return sendServiceError(reply, SERVICE_ERRORS.rateLimited);
@@ -293,8 +323,7 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
 
     const outcome = await pending.outcome(config.SYNC_WAIT_MS);
     if (outcome.kind === 'completed') {
-      request.outcome = 'completed';
-      return sendXml(reply, 200, outcome.resultXml);
+      return sendResult(reply, jobId, outcome.resultXml);
     }
     if (outcome.kind === 'failed') {
       return sendServiceError(reply, SERVICE_ERRORS.jobFailed, outcome.failedReason);
