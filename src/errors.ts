@@ -36,7 +36,7 @@ const RETRYABLE_SQLSTATES: Record<string, string> = {
 };
 
 /** Node socket errors that mean the database or Redis could not be reached. */
-export const NETWORK_CODES = new Set([
+const NETWORK_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'EPIPE',

@@ -1,4 +1,3 @@
-import { NETWORK_CODES } from '../errors.ts';
 import { errorFacts } from '../log.ts';
 
 /**
@@ -26,6 +25,21 @@ const SQLSTATE_TEXTS: Record<string, (where: Place) => string> = {
   '53300': (at) => `Postgres at ${at.server} has no free connection; try again`,
 };
 
+/**
+ * Node socket and DNS errors that mean Postgres could not be reached at all. The
+ * service keeps its own list of retryable ones (src/errors.ts); importing it here
+ * would load the queue library into every CLI start.
+ */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
 interface Place {
   server: string;
   database: string;
@@ -43,8 +57,7 @@ export function describeDatabaseError(error: unknown, databaseUrl: string): stri
   const { name, code } = errorFacts(error);
   const at = placeOf(databaseUrl);
 
-  // ENOTFOUND is no retryable fault for the service, but here it is the same advice.
-  if (code !== undefined && (NETWORK_CODES.has(code) || code === 'ENOTFOUND')) {
+  if (code !== undefined && UNREACHABLE_CODES.has(code)) {
     return `cannot reach Postgres at ${at.server} (${code})`;
   }
   if (name === 'KnexTimeoutError') {
