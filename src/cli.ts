@@ -67,7 +67,7 @@ function groupHelp(argv: string[]): void {
 async function dispatch(argv: string[]): Promise<void> {
   if (argv.length === 0) throw new UsageError('no command; run "phonebook --help"');
   if (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    console.log(HELP);
+    console.log(HELP.trimEnd());
     return;
   }
 
@@ -75,7 +75,7 @@ async function dispatch(argv: string[]): Promise<void> {
   if (command === undefined) return groupHelp(argv);
 
   const rest = argv.slice(command.words.length);
-  if (helpRequested(rest)) console.log(command.help);
+  if (helpRequested(rest)) console.log(command.help.trimEnd());
   else await command.run(rest);
 }
 

@@ -19,7 +19,7 @@ const SILENT_KNEX_LOG: Knex.Logger = {
 };
 
 /** DATABASE_URL as the service reads it, validated the same way. */
-export function databaseUrlFromEnv(): string {
+function databaseUrlFromEnv(): string {
   try {
     return loadConfig().DATABASE_URL;
   } catch (error) {
