@@ -59,7 +59,7 @@ function fieldText(value: Buffer | undefined): FieldText {
 }
 
 /** Admin and accountants use the global scope, a reseller its own, a user its owner's. */
-function scopeOf(caller: User): bigint {
+export function scopeOf(caller: User): bigint {
   if (caller.usertype === 'reseller') return caller.id;
   if (caller.usertype === 'user') return caller.ownerId;
   return 0n;

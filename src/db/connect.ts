@@ -23,12 +23,21 @@ const migrationSource: Knex.MigrationSource<string> = {
 
 export const MIGRATION_CONFIG: Knex.MigratorConfig = { migrationSource };
 
-export function connectDatabase(databaseUrl: string, poolMax: number): Knex {
+/**
+ * `log` replaces knex's own logger, which prints to the console (a failed connection
+ * with its stack trace, for one); without it knex's default is used.
+ */
+export function connectDatabase(
+  databaseUrl: string,
+  poolMax: number,
+  log?: Knex.Logger,
+): Knex {
   return knex({
     client: 'pg',
     connection: { connectionString: databaseUrl, application_name: 'phonebook' },
     pool: { min: 0, max: poolMax },
     acquireConnectionTimeout: 10_000,
+    log,
   });
 }
 
