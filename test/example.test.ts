@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { countRecords, EXAMPLE_PATH, pageXml, startTestService, type TestService } from './harness.ts';
+import {
+  countRecords,
+  EXAMPLE_PATH,
+  pageXml,
+  startTestService,
+  type TestService,
+} from './harness.ts';
 
 describe('the API page example', () => {
   let service: TestService;
