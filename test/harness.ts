@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { setTimeout } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.ts';
@@ -13,7 +15,8 @@ import { startService, type RunningService, type ServiceParts } from '../src/ser
  * runs cannot collide, and talks to the real Redis and Postgres of this machine.
  */
 
-const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const ADMIN_URL =
+  process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export const EXAMPLE_HASH = '1272cf77ba94153d59c87f699906e726277ff240';
@@ -47,7 +50,13 @@ export async function deleteQueueKeys(prefix: string): Promise<void> {
   try {
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      const [next, keys] = await redis.scan(
+        cursor,
+        'MATCH',
+        `${prefix}:*`,
+        'COUNT',
+        1000,
+      );
       cursor = next;
       if (keys.length > 0) await redis.del(...keys);
     } while (cursor !== '0');
@@ -76,13 +85,13 @@ export interface TestService extends RunningService {
   dispose: () => Promise<void>;
 }
 
-export async function startTestService(
-  env: Record<string, string> = {},
-  parts: ServiceParts = { ingress: true, worker: true },
-): Promise<TestService> {
-  const databaseName = uniqueName('phonebook_test');
-  const config: Config = loadConfig({
-    DATABASE_URL: databaseUrl(databaseName),
+/**
+ * A configuration for a test service with its own fresh database and queue prefix;
+ * `env` overrides any value, as the environment would.
+ */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
+    DATABASE_URL: databaseUrl(uniqueName('phonebook_test')),
     REDIS_URL,
     QUEUE_PREFIX: uniqueName('test'),
     PORT: '0',
@@ -93,22 +102,56 @@ export async function startTestService(
     LOG_LEVEL: 'info',
     ...env,
   });
+}
 
+/** Removes what a test service left: its queue keys and its database. */
+export async function removeTestData(config: Config): Promise<void> {
+  const databaseName = decodeURIComponent(new URL(config.DATABASE_URL).pathname.slice(1));
+  await deleteQueueKeys(config.QUEUE_PREFIX);
+  await adminQuery(`drop database if exists "${databaseName}" with (force)`);
+}
+
+async function startWithLogs(
+  config: Config,
+  parts: ServiceParts,
+): Promise<RunningService & { logs: LogCapture }> {
   const logs = new LogCapture();
   const service = await startService(config, createLogger(config.LOG_LEVEL, logs), parts);
+  return { ...service, logs };
+}
+
+export async function startTestService(
+  env: Record<string, string> = {},
+  parts: ServiceParts = { ingress: true, worker: true },
+): Promise<TestService> {
+  const service = await startWithLogs(testConfig(env), parts);
   await seedDemo(service.db);
 
   const dispose = async () => {
     await service.stop();
-    await deleteQueueKeys(config.QUEUE_PREFIX);
-    await adminQuery(`drop database if exists "${databaseName}" with (force)`);
+    await removeTestData(service.config);
   };
 
-  return { ...service, logs, dispose };
+  return { ...service, dispose };
+}
+
+/**
+ * Starts more parts (say, a worker beside an ingress) on the database and queue prefix
+ * of a running test service. Its `dispose` only stops it: the first service owns the data.
+ */
+export async function startSibling(
+  of: TestService,
+  parts: ServiceParts,
+): Promise<TestService> {
+  const service = await startWithLogs(of.config, parts);
+  return { ...service, dispose: service.stop };
 }
 
 /** Signs a call the way a MOR client does: hash over the signed params and the secret. */
-export function sign(params: Record<string, string>, secret: string): Record<string, string> {
+export function sign(
+  params: Record<string, string>,
+  secret: string,
+): Record<string, string> {
   const bytes = Object.fromEntries(
     Object.entries(params).map(([key, value]) => [key, Buffer.from(value, 'utf8')]),
   );
@@ -120,6 +163,35 @@ export function query(params: Record<string, string>): string {
 }
 
 export const CREATE_PATH = '/billing/api/phonebook_record_create';
+
+/** The path of a call by the user `u`, its fields signed with its scope's secret. */
+export function signedPath(
+  u: string,
+  fields: Record<string, string>,
+  secret: string,
+  path = CREATE_PATH,
+): string {
+  return `${path}?${query({ u, ...sign(fields, secret) })}`;
+}
+
+/**
+ * Asks `probe` again every few milliseconds until it returns a value other than
+ * undefined. Past `timeoutMs` it fails, naming what it waited for: a bound against
+ * hanging, not a timing assertion.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`gave up waiting for ${what}`);
+    await setTimeout(20);
+  }
+}
 
 /** The exact XML of a MOR answer framed in `<page>`. */
 export function pageXml(kind: 'success' | 'error', text: string): string {
@@ -135,6 +207,8 @@ export function bareXml(text: string): string {
 }
 
 export async function countRecords(service: RunningService): Promise<number> {
-  const [row] = await service.db('phonebook_records').count<{ count: string }[]>('* as count');
+  const [row] = await service
+    .db('phonebook_records')
+    .count<{ count: string }[]>('* as count');
   return Number(row?.count ?? 0);
 }
