@@ -65,6 +65,33 @@ export async function deleteQueueKeys(prefix: string): Promise<void> {
   }
 }
 
+/**
+ * Every key under a BullMQ prefix with its contents as text, whatever the key's type,
+ * so a test can look for what must not be kept.
+ */
+export async function queueContents(prefix: string): Promise<Map<string, string>> {
+  const redis = new Redis(REDIS_URL);
+  const read: Record<string, (key: string) => Promise<unknown>> = {
+    string: (key) => redis.get(key),
+    hash: (key) => redis.hgetall(key),
+    list: (key) => redis.lrange(key, 0, -1),
+    set: (key) => redis.smembers(key),
+    zset: (key) => redis.zrange(key, 0, -1),
+    stream: (key) => redis.xrange(key, '-', '+'),
+  };
+  try {
+    const contents = new Map<string, string>();
+    for (const key of await redis.keys(`${prefix}:*`)) {
+      const type = await redis.type(key);
+      const value = await (read[type] ?? (async () => `(${type})`))(key);
+      contents.set(key, JSON.stringify(value));
+    }
+    return contents;
+  } finally {
+    redis.disconnect();
+  }
+}
+
 /** Every log line a service wrote, as parsed JSON objects and raw text. */
 export class LogCapture extends Writable {
   readonly lines: string[] = [];
@@ -174,6 +201,13 @@ export function signedPath(
   return `${path}?${query({ u, ...sign(fields, secret) })}`;
 }
 
+/** The job id at the end of a status Location such as `/billing/api/jobs/<id>`. */
+export function jobIdOf(location: string | string[] | number | undefined): string {
+  const id = String(location).split('/').pop();
+  assert.ok(id, `no job id in the Location ${String(location)}`);
+  return id;
+}
+
 /**
  * Asks `probe` again every few milliseconds until it returns a value other than
  * undefined. Past `timeoutMs` it fails, naming what it waited for: a bound against
@@ -204,6 +238,14 @@ export function pageXml(kind: 'success' | 'error', text: string): string {
 /** The exact XML of a bare MOR answer. */
 export function bareXml(text: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<status>\n  <error>${text}</error>\n</status>\n`;
+}
+
+/** The exact XML of a job that has no result yet. */
+export function pendingXml(jobId: string, state: string): string {
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<page>\n  <status>\n' +
+    `    <job_id>${jobId}</job_id>\n    <state>${state}</state>\n  </status>\n</page>\n`
+  );
 }
 
 export async function countRecords(service: RunningService): Promise<number> {
