@@ -44,22 +44,24 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
+/** Every Redis key under a BullMQ prefix, read with SCAN so Redis is never blocked. */
+async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+
 /** Deletes every Redis key under a BullMQ prefix. */
 export async function deleteQueueKeys(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(
-        cursor,
-        'MATCH',
-        `${prefix}:*`,
-        'COUNT',
-        1000,
-      );
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    const keys = await keysUnder(redis, prefix);
+    if (keys.length > 0) await redis.del(...keys);
   } finally {
     redis.disconnect();
   }
@@ -81,7 +83,7 @@ export async function queueContents(prefix: string): Promise<Map<string, string>
   };
   try {
     const contents = new Map<string, string>();
-    for (const key of await redis.keys(`${prefix}:*`)) {
+    for (const key of await keysUnder(redis, prefix)) {
       const type = await redis.type(key);
       const value = await (read[type] ?? (async () => `(${type})`))(key);
       contents.set(key, JSON.stringify(value));
