@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+import { setTimeout } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.ts';
@@ -42,22 +44,51 @@ export async function adminQuery(sql: string): Promise<void> {
   }
 }
 
+/** Every Redis key under a BullMQ prefix, read with SCAN so Redis is never blocked. */
+async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== '0');
+  return found;
+}
+
 /** Deletes every Redis key under a BullMQ prefix. */
 export async function deleteQueueKeys(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(
-        cursor,
-        'MATCH',
-        `${prefix}:*`,
-        'COUNT',
-        1000,
-      );
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    const keys = await keysUnder(redis, prefix);
+    if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Every key under a BullMQ prefix with its contents as text, whatever the key's type,
+ * so a test can look for what must not be kept.
+ */
+export async function queueContents(prefix: string): Promise<Map<string, string>> {
+  const redis = new Redis(REDIS_URL);
+  const read: Record<string, (key: string) => Promise<unknown>> = {
+    string: (key) => redis.get(key),
+    hash: (key) => redis.hgetall(key),
+    list: (key) => redis.lrange(key, 0, -1),
+    set: (key) => redis.smembers(key),
+    zset: (key) => redis.zrange(key, 0, -1),
+    stream: (key) => redis.xrange(key, '-', '+'),
+  };
+  try {
+    const contents = new Map<string, string>();
+    for (const key of await keysUnder(redis, prefix)) {
+      const type = await redis.type(key);
+      const value = await (read[type] ?? (async () => `(${type})`))(key);
+      contents.set(key, JSON.stringify(value));
+    }
+    return contents;
   } finally {
     redis.disconnect();
   }
@@ -83,13 +114,13 @@ export interface TestService extends RunningService {
   dispose: () => Promise<void>;
 }
 
-export async function startTestService(
-  env: Record<string, string> = {},
-  parts: ServiceParts = { ingress: true, worker: true },
-): Promise<TestService> {
-  const databaseName = uniqueName('phonebook_test');
-  const config: Config = loadConfig({
-    DATABASE_URL: databaseUrl(databaseName),
+/**
+ * A configuration for a test service with its own fresh database and queue prefix;
+ * `env` overrides any value, as the environment would.
+ */
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({
+    DATABASE_URL: databaseUrl(uniqueName('phonebook_test')),
     REDIS_URL,
     QUEUE_PREFIX: uniqueName('test'),
     PORT: '0',
@@ -100,18 +131,49 @@ export async function startTestService(
     LOG_LEVEL: 'info',
     ...env,
   });
+}
 
+/** Removes what a test service left: its queue keys and its database. */
+export async function removeTestData(config: Config): Promise<void> {
+  const databaseName = decodeURIComponent(new URL(config.DATABASE_URL).pathname.slice(1));
+  await deleteQueueKeys(config.QUEUE_PREFIX);
+  await adminQuery(`drop database if exists "${databaseName}" with (force)`);
+}
+
+async function startWithLogs(
+  config: Config,
+  parts: ServiceParts,
+): Promise<RunningService & { logs: LogCapture }> {
   const logs = new LogCapture();
   const service = await startService(config, createLogger(config.LOG_LEVEL, logs), parts);
+  return { ...service, logs };
+}
+
+export async function startTestService(
+  env: Record<string, string> = {},
+  parts: ServiceParts = { ingress: true, worker: true },
+): Promise<TestService> {
+  const service = await startWithLogs(testConfig(env), parts);
   await seedDemo(service.db);
 
   const dispose = async () => {
     await service.stop();
-    await deleteQueueKeys(config.QUEUE_PREFIX);
-    await adminQuery(`drop database if exists "${databaseName}" with (force)`);
+    await removeTestData(service.config);
   };
 
-  return { ...service, logs, dispose };
+  return { ...service, dispose };
+}
+
+/**
+ * Starts more parts (say, a worker beside an ingress) on the database and queue prefix
+ * of a running test service. Its `dispose` only stops it: the first service owns the data.
+ */
+export async function startSibling(
+  of: TestService,
+  parts: ServiceParts,
+): Promise<TestService> {
+  const service = await startWithLogs(of.config, parts);
+  return { ...service, dispose: service.stop };
 }
 
 /** Signs a call the way a MOR client does: hash over the signed params and the secret. */
@@ -131,6 +193,42 @@ export function query(params: Record<string, string>): string {
 
 export const CREATE_PATH = '/billing/api/phonebook_record_create';
 
+/** The path of a call by the user `u`, its fields signed with its scope's secret. */
+export function signedPath(
+  u: string,
+  fields: Record<string, string>,
+  secret: string,
+  path = CREATE_PATH,
+): string {
+  return `${path}?${query({ u, ...sign(fields, secret) })}`;
+}
+
+/** The job id at the end of a status Location such as `/billing/api/jobs/<id>`. */
+export function jobIdOf(location: string | string[] | number | undefined): string {
+  const id = String(location).split('/').pop();
+  assert.ok(id, `no job id in the Location ${String(location)}`);
+  return id;
+}
+
+/**
+ * Asks `probe` again every few milliseconds until it returns a value other than
+ * undefined. Past `timeoutMs` it fails, naming what it waited for: a bound against
+ * hanging, not a timing assertion.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.fail(`gave up waiting for ${what}`);
+    await setTimeout(20);
+  }
+}
+
 /** The exact XML of a MOR answer framed in `<page>`. */
 export function pageXml(kind: 'success' | 'error', text: string): string {
   return (
@@ -142,6 +240,14 @@ export function pageXml(kind: 'success' | 'error', text: string): string {
 /** The exact XML of a bare MOR answer. */
 export function bareXml(text: string): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<status>\n  <error>${text}</error>\n</status>\n`;
+}
+
+/** The exact XML of a job that has no result yet. */
+export function pendingXml(jobId: string, state: string): string {
+  return (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<page>\n  <status>\n' +
+    `    <job_id>${jobId}</job_id>\n    <state>${state}</state>\n  </status>\n</page>\n`
+  );
 }
 
 export async function countRecords(service: RunningService): Promise<number> {
