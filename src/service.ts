@@ -1,4 +1,3 @@
-import { QueueEvents } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
@@ -12,6 +11,7 @@ import {
   migrationsApplied,
 } from './db/connect.ts';
 import { buildIngress, withTimeout } from './ingress/server.ts';
+import { QueueEventReader } from './ingress/queueEventReader.ts';
 import { RateLimiter } from './ingress/rateLimit.ts';
 import { ResultWaiter } from './ingress/resultWaiter.ts';
 import { errorFacts } from './log.ts';
@@ -41,7 +41,8 @@ export interface RunningService {
 }
 
 const READY_CHECK_TIMEOUT_MS = 2_000;
-const REDIS_START_WAIT_MS = 5_000;
+/** How long a start waits for Redis before going on without it (it reconnects later). */
+const REDIS_START_WAIT_MS = 2_000;
 
 /** Waits for a connection's first `ready`, up to a bound; false when it did not come. */
 async function redisReady(redis: Redis, timeoutMs: number): Promise<boolean> {
@@ -84,10 +85,15 @@ export async function startService(
   const queue = openCreateQueue(config, producer);
   queue.on('error', (error) => log.warn({ err: errorFacts(error) }, 'queue error'));
 
-  const warnings = (await redisReady(producer, REDIS_START_WAIT_MS))
-    ? await redisDurabilityWarnings(producer)
-    : ['Redis unreachable at start: eviction policy and persistence unknown'];
-  for (const warning of warnings) log.warn(warning);
+  // Checked on every (re)connect: a Redis restarted with other settings is seen too.
+  const warnings = ['Redis not reached yet: eviction policy and persistence unknown'];
+  const checkDurability = async () => {
+    const found = await redisDurabilityWarnings(producer);
+    warnings.splice(0, warnings.length, ...found);
+    for (const warning of found) log.warn(warning);
+  };
+  producer.on('ready', () => void checkDurability());
+  if (await redisReady(producer, REDIS_START_WAIT_MS)) await checkDurability();
 
   const readiness = async () => {
     const checks: Record<string, string> = {};
@@ -116,22 +122,18 @@ export async function startService(
   }
 
   let app: FastifyInstance | undefined;
-  let events: QueueEvents | undefined;
+  let events: QueueEventReader | undefined;
   let eventsConnection: Redis | undefined;
   let waiter: ResultWaiter | undefined;
   if (parts.ingress) {
     eventsConnection = connectRedis(config.REDIS_URL, 'consumer');
     eventsConnection.on('error', () => {});
-    events = new QueueEvents(CREATE_QUEUE, {
-      connection: eventsConnection,
-      prefix: config.QUEUE_PREFIX,
-    });
-    events.on('error', (error) =>
-      log.warn({ err: errorFacts(error) }, 'queue events error'),
+    events = new QueueEventReader(
+      eventsConnection,
+      `${config.QUEUE_PREFIX}:${CREATE_QUEUE}:events`,
     );
-    await withTimeout(events.waitUntilReady(), REDIS_START_WAIT_MS).catch(
-      () => undefined,
-    );
+    // Without Redis the reader starts once Redis is back; results are polled meanwhile.
+    await withTimeout(events.start(), REDIS_START_WAIT_MS).catch(() => undefined);
     waiter = new ResultWaiter(events, db, config.RESULT_POLL_MS, log);
     const limiter = new RateLimiter(producer, config.QUEUE_PREFIX, {
       windowMs: config.RATE_LIMIT_WINDOW_MS,
@@ -156,7 +158,7 @@ export async function startService(
     waiter?.close();
     const quick = (promise: Promise<unknown> | undefined) =>
       withTimeout(promise ?? Promise.resolve(), 1_000).catch(() => undefined);
-    await quick(events?.close());
+    events?.close();
     await quick(queue.close());
     producer.disconnect();
     workerConnection?.disconnect();

@@ -266,9 +266,7 @@ describe('jobs run by the worker', () => {
 
   it(
     'checks the eviction policy and persistence of Redis at start when CONFIG GET is allowed',
-    {
-      todo: 'bug: the check runs before the producer connection is ready, so it always reports CONFIG GET as refused',
-    },
+    {},
     async () => {
       const redis = new Redis(service.config.REDIS_URL);
       try {
@@ -420,9 +418,7 @@ describe('a sync request whose wait runs out', () => {
 
   it(
     'answers a sync wait that ran out with the pending XML of the job in its actual state',
-    {
-      todo: 'bug: a sync wait that runs out answers <state>active</state> for a job no worker took',
-    },
+    {},
     async () => {
       const response = await ingress.app!.inject({ method: 'POST', url: callUrl('82') });
       const waitingJobId = jobIdOf(response.headers.location);
@@ -535,9 +531,7 @@ describe('Redis unreachable at the ingress', () => {
 
   it(
     'starts, answers 503 with the XML error within 1 s and keeps running when Redis is unreachable from the start',
-    {
-      todo: 'bug: startService never returns while Redis is unreachable (it awaits QueueEvents.waitUntilReady)',
-    },
+    {},
     async () => {
       const port = await freeLoopbackPort();
       const config = testConfig({ REDIS_URL: `redis://127.0.0.1:${port}` });

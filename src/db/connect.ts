@@ -14,6 +14,8 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '002_idempotency_keys': idempotencyKeys,
 };
 
+export const MIGRATION_NAMES = Object.keys(MIGRATIONS);
+
 /** Migrations are compiled in, so they run the same from any working directory. */
 const migrationSource: Knex.MigrationSource<string> = {
   getMigrations: async () => Object.keys(MIGRATIONS),

@@ -1,7 +1,7 @@
-import type { QueueEvents } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { findResults } from '../db/findResults.ts';
+import type { QueueEventReader } from './queueEventReader.ts';
 
 /**
  * Holds sync requests until their job's result is stored. BullMQ's queue events are
@@ -31,7 +31,7 @@ export class ResultWaiter {
   private readonly pollTimer: NodeJS.Timeout;
 
   constructor(
-    events: QueueEvents,
+    events: QueueEventReader,
     private readonly db: Knex,
     private readonly pollMs: number,
     private readonly log: Logger,
