@@ -23,6 +23,12 @@ import {
 } from './queue.ts';
 import { redisDurabilityWarnings } from './redisCheck.ts';
 
+/** The first line of a library's message, without a stack trace. */
+function firstLine(message: unknown): string {
+  const text = message instanceof Error ? message.message : String(message);
+  return text.split('\n')[0]?.slice(0, 200) ?? '';
+}
+
 /** Which parts this process runs. */
 export interface ServiceParts {
   ingress: boolean;
@@ -77,7 +83,15 @@ export async function startService(
   parts: ServiceParts,
 ): Promise<RunningService> {
   await ensureDatabase(config.DATABASE_URL);
-  const db = connectDatabase(config.DATABASE_URL, config.WORKER_CONCURRENCY + 4);
+  // knex would print its warnings (with stack traces) to stdout, outside the JSON logs.
+  const db = connectDatabase(config.DATABASE_URL, config.WORKER_CONCURRENCY + 4, {
+    warn: (message: unknown) =>
+      log.warn({ detail: firstLine(message) }, 'database client warning'),
+    error: (message: unknown) =>
+      log.error({ detail: firstLine(message) }, 'database client error'),
+    deprecate: () => undefined,
+    debug: () => undefined,
+  });
   await migrateLatest(db);
 
   const producer = connectRedis(config.REDIS_URL, 'producer');
