@@ -15,7 +15,7 @@ import { startService, type RunningService, type ServiceParts } from '../src/ser
 
 const ADMIN_URL =
   process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export const EXAMPLE_HASH = '1272cf77ba94153d59c87f699906e726277ff240';
 export const EXAMPLE_PATH =
@@ -42,9 +42,17 @@ async function adminQuery(sql: string): Promise<void> {
   }
 }
 
+/** Removes a test database, closing whatever connections it still has. */
+export async function dropDatabase(name: string): Promise<void> {
+  await adminQuery(`drop database if exists "${name}" with (force)`);
+}
+
 /** Deletes every Redis key under a BullMQ prefix. */
-export async function deleteQueueKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
+export async function deleteQueueKeys(
+  prefix: string,
+  redisUrl: string = REDIS_URL,
+): Promise<void> {
+  const redis = new Redis(redisUrl);
   try {
     let cursor = '0';
     do {
@@ -108,7 +116,7 @@ export async function startTestService(
   const dispose = async () => {
     await service.stop();
     await deleteQueueKeys(config.QUEUE_PREFIX);
-    await adminQuery(`drop database if exists "${databaseName}" with (force)`);
+    await dropDatabase(databaseName);
   };
 
   return { ...service, logs, dispose };
