@@ -167,17 +167,24 @@ export async function startService(
   }
 
   const stop = async () => {
-    await app?.close();
-    await worker?.close(config.SHUTDOWN_GRACE_MS);
+    // The whole stop fits in the grace period (../shared/DESIGN.md section 4): each
+    // step gets what is left of it, so Redis being away cannot hold the exit.
+    const deadline = Date.now() + config.SHUTDOWN_GRACE_MS;
+    const left = () => Math.max(0, deadline - Date.now());
+    const within = (promise: Promise<unknown> | undefined, capMs = Infinity) =>
+      withTimeout(promise ?? Promise.resolve(), Math.min(capMs, left())).catch(
+        () => undefined,
+      );
+
+    // Together: held sync requests get their results while the worker drains.
+    await Promise.all([within(app?.close()), worker?.close(left())]);
     waiter?.close();
-    const quick = (promise: Promise<unknown> | undefined) =>
-      withTimeout(promise ?? Promise.resolve(), 1_000).catch(() => undefined);
     events?.close();
-    await quick(queue.close());
+    await within(queue.close(), 1_000);
     producer.disconnect();
     workerConnection?.disconnect();
     eventsConnection?.disconnect();
-    await quick(db.destroy());
+    await within(db.destroy(), 1_000);
   };
 
   return { config, db, queue, app, worker, warnings, stop };

@@ -17,7 +17,7 @@ import { startService, type RunningService, type ServiceParts } from '../src/ser
 
 const ADMIN_URL =
   process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export const EXAMPLE_HASH = '1272cf77ba94153d59c87f699906e726277ff240';
 export const EXAMPLE_PATH =
@@ -56,9 +56,17 @@ async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
   return found;
 }
 
+/** Removes a test database, closing whatever connections it still has. */
+export async function dropDatabase(name: string): Promise<void> {
+  await adminQuery(`drop database if exists "${name}" with (force)`);
+}
+
 /** Deletes every Redis key under a BullMQ prefix. */
-export async function deleteQueueKeys(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
+export async function deleteQueueKeys(
+  prefix: string,
+  redisUrl: string = REDIS_URL,
+): Promise<void> {
+  const redis = new Redis(redisUrl);
   try {
     const keys = await keysUnder(redis, prefix);
     if (keys.length > 0) await redis.del(...keys);
@@ -137,7 +145,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
 export async function removeTestData(config: Config): Promise<void> {
   const databaseName = decodeURIComponent(new URL(config.DATABASE_URL).pathname.slice(1));
   await deleteQueueKeys(config.QUEUE_PREFIX);
-  await adminQuery(`drop database if exists "${databaseName}" with (force)`);
+  await dropDatabase(databaseName);
 }
 
 async function startWithLogs(

@@ -81,9 +81,19 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
     }
   }
 
+  // Attempts in progress, so a shutdown can wait for them without BullMQ (see close).
+  const running = new Set<Promise<CallJobResult>>();
+  function trackJob(job: CreateJob): Promise<CallJobResult> {
+    const attempt = runJob(job);
+    running.add(attempt);
+    const forget = () => running.delete(attempt);
+    attempt.then(forget, forget);
+    return attempt;
+  }
+
   const worker = new Worker<CallJobData, CallJobResult, typeof CREATE_JOB>(
     CREATE_QUEUE,
-    runJob,
+    trackJob,
     {
       connection: deps.connection,
       prefix: config.QUEUE_PREFIX,
@@ -115,24 +125,51 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
   }, RESULT_CLEANUP_INTERVAL_MS);
   cleanup.unref();
 
-  return {
-    worker,
-    close: async (graceMs) => {
-      clearInterval(cleanup);
-      const closing = worker.close();
-      const timedOut = await Promise.race([
-        closing.then(() => false),
-        new Promise<boolean>((resolve) =>
-          setTimeout(() => resolve(true), graceMs).unref(),
-        ),
-      ]);
-      if (timedOut) {
-        log.warn({ graceMs }, 'worker did not stop within the grace period; forcing');
-        await Promise.race([
-          worker.close(true),
-          new Promise((r) => setTimeout(r, 1_000).unref()),
-        ]);
-      }
-    },
-  };
+  /**
+   * Stops taking jobs and waits, within the grace period, for the attempts in
+   * progress; then lets BullMQ report them and quit. While Redis is away BullMQ's
+   * close never resolves (ioredis emits no `end` for a connection that is between
+   * reconnects), and nothing can be reported anyway: a job whose attempt finished
+   * then runs again later and returns its stored result. So the wait for BullMQ is
+   * skipped when Redis is not connected, and cut off when the grace runs out.
+   */
+  async function close(graceMs: number): Promise<void> {
+    clearInterval(cleanup);
+    const deadline = Date.now() + graceMs;
+    const closing = worker.close();
+    closing.catch((error: unknown) =>
+      log.warn({ err: errorFacts(error) }, 'worker close failed'),
+    );
+
+    const finished = await settledWithin(Promise.allSettled(running), graceMs);
+    if (!finished) {
+      log.warn(
+        { graceMs, active: running.size },
+        'active jobs outlived the grace period',
+      );
+    } else if (deps.connection.status === 'ready') {
+      if (await settledWithin(closing, deadline - Date.now())) return;
+      log.warn({ graceMs }, 'worker did not stop within the grace period');
+    }
+    deps.connection.disconnect();
+  }
+
+  return { worker, close };
+}
+
+/** True when the promise settled within the time, false when the time ran out first. */
+async function settledWithin(promise: Promise<unknown>, timeoutMs: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs));
+  });
+  const settled = promise.then(
+    () => true as const,
+    () => true as const,
+  );
+  try {
+    return await Promise.race([settled, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
