@@ -11,7 +11,7 @@ import {
   migrateLatest,
   migrationsApplied,
 } from './db/connect.ts';
-import { buildIngress, withTimeout } from './ingress/server.ts';
+import { buildIngress } from './ingress/server.ts';
 import { ResultWaiter } from './ingress/resultWaiter.ts';
 import { errorFacts } from './log.ts';
 import {
@@ -21,6 +21,7 @@ import {
   type CreateQueue,
 } from './queue.ts';
 import { redisDurabilityWarnings } from './redisCheck.ts';
+import { withTimeout } from './timeout.ts';
 
 /** Which parts this process runs. */
 export interface ServiceParts {

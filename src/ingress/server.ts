@@ -20,6 +20,7 @@ import { callFingerprint, idempotencyCaller, readIdempotencyKey } from './idempo
 import { isJobId, readJobStatus, type JobStatus } from './jobStatus.ts';
 import { readCall, RequestError } from './readCall.ts';
 import type { ResultWaiter } from './resultWaiter.ts';
+import { withTimeout } from '../timeout.ts';
 
 export const CREATE_PATHS = [
   '/billing/api/phonebook_record_create',
@@ -335,20 +336,4 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
   });
 
   return app;
-}
-
-/** Rejects when the promise does not settle in time; the work itself is not cancelled. */
-export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
