@@ -4,6 +4,10 @@ import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { startCreateWorker, type RunningWorker } from '../workers/createRecordWorker.ts';
+import {
+  startDeliveryWorker,
+  type RunningDeliveryWorker,
+} from '../workers/webhookDeliveryWorker.ts';
 import type { Config } from './config.ts';
 import {
   connectDatabase,
@@ -18,10 +22,13 @@ import {
   connectRedis,
   CREATE_QUEUE,
   openCreateQueue,
+  openDeliveryQueue,
   type CreateQueue,
+  type DeliveryQueue,
 } from './queue.ts';
 import { redisDurabilityWarnings } from './redisCheck.ts';
 import { withTimeout } from './timeout.ts';
+import { systemLookup, type HostLookup } from './webhook/callbackTarget.ts';
 
 /** Which parts this process runs. */
 export interface ServiceParts {
@@ -29,12 +36,21 @@ export interface ServiceParts {
   worker: boolean;
 }
 
+/** What a test may put in place of the machine's own. */
+export interface ServiceOptions {
+  /** Resolves webhook callback hosts (default: the system resolver). */
+  lookupHost?: HostLookup;
+}
+
 export interface RunningService {
   config: Config;
   db: Knex;
   queue: CreateQueue;
+  /** The webhook delivery queue; only a process that runs the worker opens it. */
+  deliveryQueue: DeliveryQueue | undefined;
   app: FastifyInstance | undefined;
   worker: RunningWorker | undefined;
+  deliveryWorker: RunningDeliveryWorker | undefined;
   warnings: string[];
   /** Stops taking requests, lets active jobs finish within the grace period, closes all. */
   stop: () => Promise<void>;
@@ -74,6 +90,7 @@ export async function startService(
   config: Config,
   log: Logger,
   parts: ServiceParts,
+  options: ServiceOptions = {},
 ): Promise<RunningService> {
   await ensureDatabase(config.DATABASE_URL);
   const db = connectDatabase(config.DATABASE_URL, config.WORKER_CONCURRENCY + 4);
@@ -108,11 +125,26 @@ export async function startService(
   };
 
   let worker: RunningWorker | undefined;
+  let deliveryWorker: RunningDeliveryWorker | undefined;
+  let deliveryQueue: DeliveryQueue | undefined;
   let workerConnection: Redis | undefined;
   if (parts.worker) {
     workerConnection = connectRedis(config.REDIS_URL, 'consumer');
     workerConnection.on('error', () => {});
-    worker = startCreateWorker({ config, db, log, connection: workerConnection });
+    deliveryQueue = openDeliveryQueue(config, producer);
+    deliveryQueue.on('error', (error) =>
+      log.warn({ err: errorFacts(error) }, 'queue error'),
+    );
+    const connection = workerConnection;
+    worker = startCreateWorker({ config, db, log, connection, deliveryQueue });
+    deliveryWorker = startDeliveryWorker({
+      config,
+      db,
+      log,
+      connection,
+      queue: deliveryQueue,
+      lookupHost: options.lookupHost ?? systemLookup,
+    });
   }
 
   let app: FastifyInstance | undefined;
@@ -138,17 +170,31 @@ export async function startService(
 
   const stop = async () => {
     await app?.close();
-    await worker?.close(config.SHUTDOWN_GRACE_MS);
+    await Promise.all([
+      worker?.close(config.SHUTDOWN_GRACE_MS),
+      deliveryWorker?.close(config.SHUTDOWN_GRACE_MS),
+    ]);
     waiter?.close();
     const quick = (promise: Promise<unknown> | undefined) =>
       withTimeout(promise ?? Promise.resolve(), 1_000).catch(() => undefined);
     await quick(events?.close());
     await quick(queue.close());
+    await quick(deliveryQueue?.close());
     producer.disconnect();
     workerConnection?.disconnect();
     eventsConnection?.disconnect();
     await quick(db.destroy());
   };
 
-  return { config, db, queue, app, worker, warnings, stop };
+  return {
+    config,
+    db,
+    queue,
+    deliveryQueue,
+    app,
+    worker,
+    deliveryWorker,
+    warnings,
+    stop,
+  };
 }

@@ -6,7 +6,12 @@ import { loadConfig, type Config } from '../src/config.ts';
 import { seedDemo } from '../src/db/seedDemo.ts';
 import { computeHash } from '../src/hash.ts';
 import { createLogger } from '../src/log.ts';
-import { startService, type RunningService, type ServiceParts } from '../src/service.ts';
+import {
+  startService,
+  type RunningService,
+  type ServiceOptions,
+  type ServiceParts,
+} from '../src/service.ts';
 
 /**
  * Test harness: every test file gets its own Postgres database and BullMQ prefix, so
@@ -86,6 +91,7 @@ export interface TestService extends RunningService {
 export async function startTestService(
   env: Record<string, string> = {},
   parts: ServiceParts = { ingress: true, worker: true },
+  options: ServiceOptions = {},
 ): Promise<TestService> {
   const databaseName = uniqueName('phonebook_test');
   const config: Config = loadConfig({
@@ -102,7 +108,8 @@ export async function startTestService(
   });
 
   const logs = new LogCapture();
-  const service = await startService(config, createLogger(config.LOG_LEVEL, logs), parts);
+  const log = createLogger(config.LOG_LEVEL, logs);
+  const service = await startService(config, log, parts, options);
   await seedDemo(service.db);
 
   const dispose = async () => {

@@ -227,7 +227,6 @@ describe('retention', () => {
       db: service.db,
       config: service.config,
       log: createLogger('silent'),
-      connection: undefined as never,
     });
 
     const keys = await service

@@ -8,8 +8,14 @@ import { deleteExpiredResults } from '../src/db/deleteExpiredResults.ts';
 import { classifyJobError } from '../src/errors.ts';
 import { errorFacts } from '../src/log.ts';
 import { processCall } from '../src/processCall.ts';
-import { CREATE_QUEUE, type CREATE_JOB } from '../src/queue.ts';
+import {
+  CREATE_QUEUE,
+  enqueueDelivery,
+  type CREATE_JOB,
+  type DeliveryQueue,
+} from '../src/queue.ts';
 import type { CallJobData, CallJobResult } from '../src/types.ts';
+import { closeWorker } from './closeWorker.ts';
 
 type CreateJob = Job<CallJobData, CallJobResult, typeof CREATE_JOB>;
 
@@ -21,6 +27,8 @@ export interface CreateWorkerDeps {
   db: Knex;
   log: Logger;
   connection: Redis;
+  /** Where a stored result's webhook is queued. */
+  deliveryQueue: DeliveryQueue;
 }
 
 export interface RunningWorker {
@@ -33,16 +41,22 @@ export async function deleteExpired({
   db,
   config,
   log,
-}: CreateWorkerDeps): Promise<void> {
+}: Pick<CreateWorkerDeps, 'db' | 'config' | 'log'>): Promise<void> {
   const keys = await deleteExpiredIdempotencyKeys(db, config.IDEMPOTENCY_KEY_HOURS);
   const results = await deleteExpiredResults(db, config.RESULT_RETENTION_HOURS);
   log.info({ keys, results }, 'expired rows deleted');
 }
 
 /**
- * Runs jobs of the create queue: every MOR check, then the record and the result in
- * one transaction. MOR errors are results (the job completes with their XML); only
- * transient faults throw and are retried with backoff by BullMQ.
+ * Runs jobs of the create queue: every MOR check, then the record, the result and the
+ * delivery row in one transaction. MOR errors are results (the job completes with their
+ * XML); only transient faults throw and are retried with backoff by BullMQ.
+ *
+ * A delivery is queued after the commit, on every attempt that finds it pending, the
+ * first or a re-run that found the stored result: the delivery job's id is derived from
+ * this job's, so queueing it again adds nothing. Should this process die between the
+ * commit and the queueing, the re-run of this job or the delivery worker's sweep
+ * queues it.
  */
 export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
   const { config, db, log } = deps;
@@ -58,10 +72,14 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
         job.data,
         config.RESULT_RETENTION_HOURS,
       );
+      if (processed.deliveryPending) {
+        await enqueueDelivery(deps.deliveryQueue, config, job.id as string);
+      }
       jobLog.info(
         {
           outcome: OUTCOME.exec(processed.resultXml)?.[1],
           firstAttempt: processed.firstAttempt,
+          deliveryPending: processed.deliveryPending,
           durationMs: Math.round(performance.now() - started),
         },
         'job',
@@ -119,20 +137,7 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
     worker,
     close: async (graceMs) => {
       clearInterval(cleanup);
-      const closing = worker.close();
-      const timedOut = await Promise.race([
-        closing.then(() => false),
-        new Promise<boolean>((resolve) =>
-          setTimeout(() => resolve(true), graceMs).unref(),
-        ),
-      ]);
-      if (timedOut) {
-        log.warn({ graceMs }, 'worker did not stop within the grace period; forcing');
-        await Promise.race([
-          worker.close(true),
-          new Promise((r) => setTimeout(r, 1_000).unref()),
-        ]);
-      }
+      await closeWorker(worker, graceMs, log);
     },
   };
 }
