@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { processCall } from '../src/processCall.ts';
 import { CREATE_JOB, createJobOptions, deliveryJobId } from '../src/queue.ts';
+import { DeliveryNotFailedError, resendDelivery } from '../src/resendDelivery.ts';
 import type { CallJobData } from '../src/types.ts';
 import { startTestService, userCall, type TestService } from './harness.ts';
 import { deliveryEnded, sendCallback, WebhookReceiver } from './webhookReceiver.ts';
@@ -107,7 +108,7 @@ describe('the sweep', () => {
   });
 });
 
-describe('re-runs of the create job', () => {
+describe('re-runs of the create job, and resends', () => {
   let service: TestService;
 
   before(async () => {
@@ -139,6 +140,47 @@ describe('re-runs of the create job', () => {
     await runCreateJobAgain(jobId, data, 2);
     assert.equal(logLines(service, 'job', jobId)[1]?.deliveryPending, false);
     await sleep(300);
+    assert.equal(receiver.received.length, 1);
+  });
+
+  it('resends a failed delivery with the same webhook-id once an operator asks', async () => {
+    receiver.replyWith({ status: 410 });
+    const jobId = await sendCallback(service, userCall({ callback_url: receiver.url() }));
+    assert.equal((await deliveryEnded(service, jobId)).state, 'failed');
+
+    const deps = {
+      db: service.db,
+      config: service.config,
+      queue: service.deliveryQueue!,
+    };
+    await resendDelivery(deps, jobId);
+    const status = await deliveryEnded(service, jobId);
+
+    assert.equal(status.state, 'delivered');
+    assert.equal(status.reason, null);
+    assert.deepEqual(
+      status.attempts.map((attempt) => attempt.statusCode),
+      [410, 204],
+    );
+    assert.deepEqual(
+      receiver.received.map((request) => request.headers['webhook-id']),
+      [jobId, jobId],
+    );
+  });
+
+  it('refuses to resend a delivery that has not failed, or a job that has none', async () => {
+    const jobId = await sendCallback(service, userCall({ callback_url: receiver.url() }));
+    await deliveryEnded(service, jobId);
+    const deps = {
+      db: service.db,
+      config: service.config,
+      queue: service.deliveryQueue!,
+    };
+
+    for (const id of [jobId, randomUUID(), 'not-a-job-id']) {
+      await assert.rejects(resendDelivery(deps, id), DeliveryNotFailedError);
+    }
+    await sleep(200);
     assert.equal(receiver.received.length, 1);
   });
 });
