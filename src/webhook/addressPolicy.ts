@@ -43,6 +43,7 @@ const REFUSED_RANGES: ReadonlyArray<readonly [RangeLabel, string]> = [
   ['metadata', '169.254.170.2/32'], // AWS ECS task credentials
   ['metadata', '100.100.100.200/32'], // Alibaba Cloud instance metadata
   ['metadata', '192.0.0.192/32'], // Oracle Cloud instance metadata
+  ['metadata', '168.63.129.16/32'], // Azure WireServer: public-looking, host-only
   ['link-local', '169.254.0.0/16'], // RFC 3927
   ['private', '10.0.0.0/8'], // RFC 1918
   ['private', '172.16.0.0/12'], // RFC 1918
@@ -61,6 +62,7 @@ const REFUSED_RANGES: ReadonlyArray<readonly [RangeLabel, string]> = [
   ['loopback', '::1/128'], // RFC 4291 2.5.3
   ['IPv4-compatible', '::/96'], // RFC 4291 2.5.5.1, deprecated: refused outright
   ['metadata', 'fd00:ec2::254/128'], // AWS instance metadata over IPv6
+  ['metadata', 'fd20:ce::254/128'], // GCP instance metadata over IPv6
   ['private', 'fc00::/7'], // RFC 4193 unique local
   ['link-local', 'fe80::/10'], // RFC 4291 2.5.6
   ['reserved', 'fec0::/10'], // RFC 3879 deprecated site-local
