@@ -4,7 +4,13 @@ import { findUserById, findUserByUsername } from './db/findUser.ts';
 import { insertRecord } from './db/insertRecord.ts';
 import { hashMatches, computeHash, type CallBytes } from './hash.ts';
 import { MOR, type MorText } from './messages.ts';
-import type { CallParamName, HttpMethod, QueuedParams, User } from './types.ts';
+import type {
+  CallParamName,
+  HttpMethod,
+  QueuedParams,
+  ScopeSettings,
+  User,
+} from './types.ts';
 import { validateRecordFields, type FieldText } from './validate.ts';
 
 /**
@@ -17,6 +23,8 @@ export interface CallAnswer {
   answer: MorText;
   success: boolean;
   caller: User | undefined;
+  /** The call got past rows 1 to 5 (caller, API rights, GET, secret, hash). */
+  hashPassed: boolean;
 }
 
 const MAX_BIGINT = 2n ** 63n - 1n;
@@ -65,6 +73,11 @@ export function scopeOf(caller: User): bigint {
   return 0n;
 }
 
+/** A secret of only whitespace is no secret (MOR's `API must have Secret Key`). */
+export function hasSecret(scope: ScopeSettings): boolean {
+  return !BLANK.test(scope.apiSecretKey);
+}
+
 /** An all-digit `user_id` names a user by its integer value; anything else names none. */
 function targetId(value: Buffer | undefined): bigint | undefined {
   const text = value?.toString('latin1') ?? '';
@@ -110,6 +123,7 @@ export async function answerCall(
     answer,
     success: false,
     caller,
+    hashPassed: false,
   });
 
   const username = storableText(call.u);
@@ -122,18 +136,26 @@ export async function answerCall(
   if (method === 'GET' && !settings.allowGetApi) return refuse(MOR.getDisabled, caller);
 
   if (!scope.disableHashChecking) {
-    if (BLANK.test(scope.apiSecretKey)) return refuse(MOR.secretMissing, caller);
+    if (!hasSecret(scope)) return refuse(MOR.secretMissing, caller);
     if (!hashMatches(call.hash, computeHash(call, scope.apiSecretKey))) {
       return refuse(MOR.incorrectHash, caller);
     }
   }
 
+  // Past the hash: a later error is an answer the caller signed for (a webhook is due).
+  const answerError = (answer: MorText): CallAnswer => ({
+    answer,
+    success: false,
+    caller,
+    hashPassed: true,
+  });
+
   if (!['admin', 'reseller', 'user'].includes(caller.usertype)) {
-    return refuse(MOR.accessDenied, caller);
+    return answerError(MOR.accessDenied);
   }
 
   const target = await findTarget(trx, caller, call.user_id);
-  if (target === undefined) return refuse(MOR.userNotFound, caller);
+  if (target === undefined) return answerError(MOR.userNotFound);
 
   const fields = {
     name: fieldText(call.name),
@@ -141,7 +163,7 @@ export async function answerCall(
     speeddial: fieldText(call.speeddial),
   };
   const invalid = validateRecordFields(fields);
-  if (invalid !== undefined) return refuse(invalid, caller);
+  if (invalid !== undefined) return answerError(invalid);
 
   const inserted = await insertRecord(trx, {
     userId: target.id,
@@ -149,7 +171,7 @@ export async function answerCall(
     number: fields.number.text,
     speeddial: fields.speeddial.text,
   });
-  if (inserted === 'taken') return refuse(MOR.speeddialTaken, caller);
+  if (inserted === 'taken') return answerError(MOR.speeddialTaken);
 
-  return { answer: MOR.recordAdded, success: true, caller };
+  return { answer: MOR.recordAdded, success: true, caller, hashPassed: true };
 }

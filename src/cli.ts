@@ -1,5 +1,6 @@
 import { helpRequested, type Command } from './cli/args.ts';
 import { migrateCommand, seedCommand } from './cli/databaseCommands.ts';
+import { deliveryResendCommand } from './cli/deliveryCommands.ts';
 import { CommandError, EXIT_CODES, UsageError } from './cli/errors.ts';
 import { hashCommand } from './cli/hashCommand.ts';
 import { settingsSetCommand, settingsShowCommand } from './cli/settingsCommands.ts';
@@ -21,6 +22,7 @@ const COMMANDS: readonly Command[] = [
   settingsSetCommand,
   settingsShowCommand,
   hashCommand,
+  deliveryResendCommand,
 ];
 
 function commandList(commands: readonly Command[]): string {

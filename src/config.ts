@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { allowlistEntryProblem } from './webhook/addressPolicy.ts';
 
 /**
  * Configuration, read from the environment once at start and validated. Every value
@@ -6,6 +7,37 @@ import { z } from 'zod';
  */
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const HOUR_MS = 3_600_000;
+
+/** Comma-separated items, blanks around them dropped. */
+const commaList = z.string().transform((text) =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
+
+/**
+ * The default wait before each webhook retry: 10 s, 1 min, 5 min, 30 min, 1 h, 3 h, 6 h,
+ * 12 h. Nine attempts spread over about 23 hours, so a receiver that is down for a
+ * night still gets its deliveries.
+ */
+export const DEFAULT_WEBHOOK_BACKOFF_MS = [
+  10_000,
+  60_000,
+  300_000,
+  1_800_000,
+  HOUR_MS,
+  3 * HOUR_MS,
+  6 * HOUR_MS,
+  12 * HOUR_MS,
+];
+
+const allowlistEntry = z.string().superRefine((entry, context) => {
+  const problem = allowlistEntryProblem(entry);
+  if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+});
 
 const fields = z.object({
   /** Postgres; the database is created when missing. */
@@ -60,6 +92,38 @@ const fields = z.object({
   RESULT_RETENTION_HOURS: integer(1, 24 * 365).default(168),
   /** How long idempotency keys are kept, in hours (at least a day). */
   IDEMPOTENCY_KEY_HOURS: integer(24, 24 * 365).default(24),
+  /** Wait before each webhook retry in ms, comma-separated; one retry per step. */
+  WEBHOOK_BACKOFF_MS: commaList
+    .transform((items) => items.map(Number))
+    .pipe(
+      z
+        .array(
+          z
+            .number()
+            .int()
+            .min(0)
+            .max(7 * 24 * HOUR_MS),
+        )
+        .min(1)
+        .max(50),
+    )
+    .default(DEFAULT_WEBHOOK_BACKOFF_MS),
+  /** The longest wait a receiver's Retry-After can ask for, in ms. */
+  WEBHOOK_RETRY_AFTER_CAP_MS: integer(0, 24 * HOUR_MS).default(HOUR_MS),
+  /** Bound on one webhook attempt, DNS, connect and answer headers together, in ms. */
+  WEBHOOK_TIMEOUT_MS: integer(100, 300_000).default(10_000),
+  /** Host names, addresses and CIDR ranges a callback may reach despite the default refusals. */
+  WEBHOOK_ALLOWLIST: commaList.pipe(z.array(allowlistEntry)).default([]),
+  /** Webhook attempts one worker process runs at once. */
+  WEBHOOK_CONCURRENCY: integer(1, 1_000).default(16),
+  /**
+   * How often the worker looks for pending deliveries that have no job (their worker
+   * died between storing the result and queueing the delivery), in ms; a delivery is
+   * looked at again no sooner than this after it was last queued.
+   */
+  WEBHOOK_SWEEP_MS: integer(100, 24 * HOUR_MS).default(60_000),
+  /** Most deliveries one sweep queues. */
+  WEBHOOK_SWEEP_BATCH: integer(1, 10_000).default(100),
   /** How long SIGTERM waits for active requests and jobs before exiting, in ms. */
   SHUTDOWN_GRACE_MS: integer(0, 600_000).default(10_000),
   /** pino log level. */

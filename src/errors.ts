@@ -78,3 +78,15 @@ export function classifyJobError(error: unknown): Error {
   }
   return new UnrecoverableError('internal error');
 }
+
+/**
+ * Thrown by a delivery job to have BullMQ run it again after `delayMs`: the retry
+ * schedule's step, or longer when the receiver sent Retry-After. The delivery worker's
+ * backoff strategy reads the delay from it.
+ */
+export class RetryLaterError extends Error {
+  constructor(readonly delayMs: number) {
+    super('retry later');
+    this.name = 'RetryLaterError';
+  }
+}

@@ -96,7 +96,29 @@ export const SERVICE_ERRORS = {
   internal: serviceError('INTERNAL', 500, 'Internal error'),
 } as const satisfies Record<string, ServiceError>;
 
+/** Fills the `%s` of a text of this catalogue. */
+export function formatText(text: string, detail: string): string {
+  return text.replace('%s', detail);
+}
+
 /** Fills the `%s` of a service error text. */
 export function formatServiceError(error: ServiceError, detail = ''): string {
-  return error.text.replace('%s', detail);
+  return formatText(error.text, detail);
 }
+
+/**
+ * Why a delivery ended without a 2xx, as the job status answer shows it. Texts name
+ * the range or the HTTP status, never the URL or a resolved address: an address a
+ * private name resolves to is none of the caller's business.
+ */
+export const DELIVERY_REASONS = {
+  urlInvalid: 'callback_url is not a valid URL',
+  urlTooLong: 'callback_url is longer than 2048 bytes',
+  schemeRefused: 'callback_url must use http or https',
+  addressRefused: 'callback_url address is not allowed (%s)',
+  hostRefused: 'callback_url host resolves to no allowed address (%s)',
+  noSecret: 'the caller scope has no API secret to sign the delivery with',
+  finalAnswer: 'the receiver answered HTTP %s',
+  retriesSpent: 'retries spent; the last attempt ended with %s',
+  internal: 'internal error',
+} as const satisfies Record<string, string>;

@@ -1,7 +1,8 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from './config.ts';
-import type { CallJobData, CallJobResult } from './types.ts';
+import { TransientError } from './errors.ts';
+import type { CallJobData, CallJobResult, DeliveryJobData } from './types.ts';
 
 /** The queue of calls to `phonebook_record_create`. */
 export const CREATE_QUEUE = 'phonebook-record-create';
@@ -10,6 +11,17 @@ export const CREATE_QUEUE = 'phonebook-record-create';
 export const CREATE_JOB = 'phonebook_record_create';
 
 export type CreateQueue = Queue<CallJobData, CallJobResult, typeof CREATE_JOB>;
+
+/** The queue of webhook deliveries, under the same prefix as the create queue. */
+export const DELIVERY_QUEUE = 'webhook-deliveries';
+
+/** The job name on the delivery queue; there is one kind of job. */
+export const DELIVERY_JOB = 'webhook_delivery';
+
+/** The backoff type of delivery jobs: the delivery worker's own strategy answers it. */
+export const DELIVERY_BACKOFF = 'webhook-schedule';
+
+export type DeliveryQueue = Queue<DeliveryJobData, void, typeof DELIVERY_JOB>;
 
 /**
  * A Redis connection for BullMQ. A producer fails fast while Redis is away (no offline
@@ -45,4 +57,45 @@ export function createJobOptions(config: Config, jobId: string): JobsOptions {
 
 export function openCreateQueue(config: Config, connection: Redis): CreateQueue {
   return new Queue(CREATE_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
+}
+
+/**
+ * A delivery's job id, derived from the create job's id. BullMQ keeps one job per id,
+ * so adding a delivery that is already queued, delayed or running adds nothing
+ * (custom ids may not contain `:`).
+ */
+export function deliveryJobId(jobId: string): string {
+  return `delivery-${jobId}`;
+}
+
+/**
+ * Delivery job options: one attempt per step of the retry schedule plus the first.
+ * A delivery job leaves Redis when it ends, either way: the delivery row in Postgres
+ * is the truth, and the sweep queues a pending row whose job is gone.
+ */
+export function deliveryJobOptions(config: Config, jobId: string): JobsOptions {
+  return {
+    jobId: deliveryJobId(jobId),
+    attempts: config.WEBHOOK_BACKOFF_MS.length + 1,
+    backoff: { type: DELIVERY_BACKOFF },
+    removeOnComplete: true,
+    removeOnFail: true,
+  };
+}
+
+export function openDeliveryQueue(config: Config, connection: Redis): DeliveryQueue {
+  return new Queue(DELIVERY_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
+}
+
+/** Queues a job's delivery; a no-op when its job exists. Redis faults are transient. */
+export async function enqueueDelivery(
+  queue: DeliveryQueue,
+  config: Config,
+  jobId: string,
+): Promise<void> {
+  try {
+    await queue.add(DELIVERY_JOB, { jobId }, deliveryJobOptions(config, jobId));
+  } catch (error) {
+    throw new TransientError('queue unavailable', { cause: error });
+  }
 }

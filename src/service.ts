@@ -3,6 +3,10 @@ import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { startCreateWorker, type RunningWorker } from '../workers/createRecordWorker.ts';
+import {
+  startDeliveryWorker,
+  type RunningDeliveryWorker,
+} from '../workers/webhookDeliveryWorker.ts';
 import type { Config } from './config.ts';
 import {
   connectDatabase,
@@ -10,7 +14,7 @@ import {
   migrateLatest,
   migrationsApplied,
 } from './db/connect.ts';
-import { buildIngress, withTimeout } from './ingress/server.ts';
+import { buildIngress } from './ingress/server.ts';
 import { QueueEventReader } from './ingress/queueEventReader.ts';
 import { RateLimiter } from './ingress/rateLimit.ts';
 import { ResultWaiter } from './ingress/resultWaiter.ts';
@@ -19,9 +23,13 @@ import {
   connectRedis,
   CREATE_QUEUE,
   openCreateQueue,
+  openDeliveryQueue,
   type CreateQueue,
+  type DeliveryQueue,
 } from './queue.ts';
 import { redisDurabilityWarnings } from './redisCheck.ts';
+import { withTimeout } from './timeout.ts';
+import { systemLookup, type HostLookup } from './webhook/callbackTarget.ts';
 
 /** The first line of a library's message, without a stack trace. */
 function firstLine(message: unknown): string {
@@ -35,12 +43,21 @@ export interface ServiceParts {
   worker: boolean;
 }
 
+/** What a test may put in place of the machine's own. */
+export interface ServiceOptions {
+  /** Resolves webhook callback hosts (default: the system resolver). */
+  lookupHost?: HostLookup;
+}
+
 export interface RunningService {
   config: Config;
   db: Knex;
   queue: CreateQueue;
+  /** The webhook delivery queue; only a process that runs the worker opens it. */
+  deliveryQueue: DeliveryQueue | undefined;
   app: FastifyInstance | undefined;
   worker: RunningWorker | undefined;
+  deliveryWorker: RunningDeliveryWorker | undefined;
   warnings: string[];
   /** Stops taking requests, lets active jobs finish within the grace period, closes all. */
   stop: () => Promise<void>;
@@ -81,6 +98,7 @@ export async function startService(
   config: Config,
   log: Logger,
   parts: ServiceParts,
+  options: ServiceOptions = {},
 ): Promise<RunningService> {
   await ensureDatabase(config.DATABASE_URL);
   // knex would print its warnings (with stack traces) to stdout, outside the JSON logs.
@@ -128,11 +146,35 @@ export async function startService(
   };
 
   let worker: RunningWorker | undefined;
+  let deliveryWorker: RunningDeliveryWorker | undefined;
+  let deliveryQueue: DeliveryQueue | undefined;
   let workerConnection: Redis | undefined;
+  let deliveryConnection: Redis | undefined;
   if (parts.worker) {
+    // One connection per worker: closing one worker disconnects its own.
     workerConnection = connectRedis(config.REDIS_URL, 'consumer');
     workerConnection.on('error', () => {});
-    worker = startCreateWorker({ config, db, log, connection: workerConnection });
+    deliveryConnection = connectRedis(config.REDIS_URL, 'consumer');
+    deliveryConnection.on('error', () => {});
+    deliveryQueue = openDeliveryQueue(config, producer);
+    deliveryQueue.on('error', (error) =>
+      log.warn({ err: errorFacts(error) }, 'queue error'),
+    );
+    worker = startCreateWorker({
+      config,
+      db,
+      log,
+      connection: workerConnection,
+      deliveryQueue,
+    });
+    deliveryWorker = startDeliveryWorker({
+      config,
+      db,
+      log,
+      connection: deliveryConnection,
+      queue: deliveryQueue,
+      lookupHost: options.lookupHost ?? systemLookup,
+    });
   }
 
   let app: FastifyInstance | undefined;
@@ -176,16 +218,34 @@ export async function startService(
         () => undefined,
       );
 
-    // Together: held sync requests get their results while the worker drains.
-    await Promise.all([within(app?.close()), worker?.close(left())]);
+    // Together: held sync requests get their results while the workers drain.
+    await Promise.all([
+      within(app?.close()),
+      worker?.close(left()),
+      deliveryWorker?.close(left()),
+    ]);
     waiter?.close();
     events?.close();
-    await within(queue.close(), 1_000);
+    await Promise.all([
+      within(queue.close(), 1_000),
+      within(deliveryQueue?.close(), 1_000),
+    ]);
     producer.disconnect();
     workerConnection?.disconnect();
+    deliveryConnection?.disconnect();
     eventsConnection?.disconnect();
     await within(db.destroy(), 1_000);
   };
 
-  return { config, db, queue, app, worker, warnings, stop };
+  return {
+    config,
+    db,
+    queue,
+    deliveryQueue,
+    app,
+    worker,
+    deliveryWorker,
+    warnings,
+    stop,
+  };
 }

@@ -13,7 +13,8 @@
  * - caller: the user named by `u`, who signs the call.
  * - target: the user named by `user_id`, who will own the record.
  * - scope: where settings live: the global scope (owner 0) or one reseller's scope.
- * - delivery: the webhook POST of a result to a `callback_url`.
+ * - delivery: the webhook of one job's result to the call's `callback_url`. It has the
+ *   job's id, runs as a job of its own queue, and each of its attempts is one POST.
  */
 
 /** The params of a call that the worker reads. `p` is dropped before queueing. */
@@ -91,3 +92,38 @@ export interface StoredResult {
 }
 
 export type JobState = 'waiting' | 'active' | 'delayed' | 'completed' | 'failed';
+
+/**
+ * Where a delivery stands. pending: owed, being attempted; delivered: a 2xx came back;
+ * failed: a final answer, or retries spent; refused: the address is not allowed;
+ * skipped: no callback is due (the call was refused before its hash verified).
+ */
+export type DeliveryState = 'pending' | 'delivered' | 'failed' | 'refused' | 'skipped';
+
+/** A delivery as its attempts need it: where to, whose secret, and what to send. */
+export interface Delivery {
+  jobId: string;
+  state: DeliveryState;
+  callbackUrl: string | null;
+  scopeOwnerId: bigint | null;
+  resultXml: string;
+}
+
+/** One attempt as recorded: an HTTP status, or the class of error that ended it. */
+export interface DeliveryAttempt {
+  attemptedAt: Date;
+  durationMs: number;
+  statusCode: number | null;
+  error: string | null;
+}
+
+export interface DeliveryStatus {
+  state: DeliveryState;
+  reason: string | null;
+  attempts: DeliveryAttempt[];
+}
+
+/** The data of a job on the delivery queue: the create job's id, nothing else. */
+export interface DeliveryJobData {
+  jobId: string;
+}

@@ -7,6 +7,9 @@ import type { JobState } from './types.ts';
  * is fixed: XML declaration, two-space indent, a newline after every line.
  */
 
+/** The content type of every XML answer, and of the body of every webhook. */
+export const XML_TYPE = 'text/xml; charset=utf-8';
+
 type StatusChild = Record<string, string>;
 
 function render(framing: Framing, status: StatusChild): string {

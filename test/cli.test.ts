@@ -1,11 +1,19 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { MIGRATION_NAMES } from '../src/db/connect.ts';
-import { adminQuery, databaseUrl, EXAMPLE_HASH, uniqueName } from './harness.ts';
+import {
+  adminQuery,
+  databaseUrl,
+  deleteQueueKeys,
+  REDIS_URL,
+  EXAMPLE_HASH,
+  uniqueName,
+} from './harness.ts';
 
 /**
  * The operators' CLI, run as a child process through its bin file, against real
@@ -595,5 +603,62 @@ describe('phonebook database errors', { concurrency: true }, () => {
       2,
       'invalid configuration: DATABASE_URL: must be a postgres:// URL',
     );
+  });
+});
+
+describe('phonebook delivery resend', () => {
+  let url: string;
+  const prefix = uniqueName('cli_delivery');
+  const failedJob = randomUUID();
+  before(async () => {
+    url = await seededDatabase();
+    await query(
+      url,
+      `insert into job_results (job_id, success, result_xml, accepted_at) values ($1, true, 'x', now())`,
+      [failedJob],
+    );
+    await query(
+      url,
+      `insert into webhook_deliveries (job_id, state, callback_url, scope_owner_id, reason, finished_at)
+       values ($1, 'failed', 'http://127.0.0.1:9/cb', 0, 'answered 500', now())`,
+      [failedJob],
+    );
+  });
+  after(async () => {
+    await dropDatabase(url);
+    await deleteQueueKeys(prefix);
+  });
+
+  it('makes a failed delivery pending again and queues it', async () => {
+    const run = await phonebook(['delivery', 'resend', failedJob], {
+      url,
+      env: { QUEUE_PREFIX: prefix },
+    });
+
+    assert.equal(run.stdout, `delivery of job ${failedJob} queued again\n`);
+    assert.equal(run.code, 0);
+    const [row] = await query<{ state: string }>(
+      url,
+      'select state from webhook_deliveries where job_id = $1',
+      [failedJob],
+    );
+    assert.equal(row?.state, 'pending');
+    const redis = new Redis(REDIS_URL);
+    try {
+      assert.deepEqual(await redis.lrange(`${prefix}:webhook-deliveries:wait`, 0, -1), [
+        `delivery-${failedJob}`,
+      ]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('refuses a job that has no failed delivery, changing nothing', async () => {
+    const other = randomUUID();
+    const run = await phonebook(['delivery', 'resend', other], {
+      url,
+      env: { QUEUE_PREFIX: prefix },
+    });
+    assertFailure(run, 1, `job ${other} has no failed delivery to resend`);
   });
 });

@@ -8,7 +8,12 @@ import { loadConfig, type Config } from '../src/config.ts';
 import { seedDemo } from '../src/db/seedDemo.ts';
 import { computeHash } from '../src/hash.ts';
 import { createLogger } from '../src/log.ts';
-import { startService, type RunningService, type ServiceParts } from '../src/service.ts';
+import {
+  startService,
+  type RunningService,
+  type ServiceOptions,
+  type ServiceParts,
+} from '../src/service.ts';
 
 /**
  * Test harness: every test file gets its own Postgres database and BullMQ prefix, so
@@ -151,17 +156,24 @@ export async function removeTestData(config: Config): Promise<void> {
 async function startWithLogs(
   config: Config,
   parts: ServiceParts,
+  options: ServiceOptions = {},
 ): Promise<RunningService & { logs: LogCapture }> {
   const logs = new LogCapture();
-  const service = await startService(config, createLogger(config.LOG_LEVEL, logs), parts);
+  const service = await startService(
+    config,
+    createLogger(config.LOG_LEVEL, logs),
+    parts,
+    options,
+  );
   return { ...service, logs };
 }
 
 export async function startTestService(
   env: Record<string, string> = {},
   parts: ServiceParts = { ingress: true, worker: true },
+  options: ServiceOptions = {},
 ): Promise<TestService> {
-  const service = await startWithLogs(testConfig(env), parts);
+  const service = await startWithLogs(testConfig(env), parts, options);
   await seedDemo(service.db);
 
   const dispose = async () => {

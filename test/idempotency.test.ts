@@ -233,7 +233,6 @@ describe('retention', () => {
       db: service.db,
       config: service.config,
       log: createLogger('silent'),
-      connection: undefined as never,
     });
 
     const keys = await service

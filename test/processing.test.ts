@@ -168,8 +168,9 @@ describe('one job processed more than once', () => {
     const first = await processCall(service.db, jobId, data, RETENTION_HOURS);
     const second = await processCall(service.db, jobId, data, RETENTION_HOURS);
 
-    assert.deepEqual(first, { resultXml: ADDED, success: true, firstAttempt: true });
-    assert.deepEqual(second, { resultXml: ADDED, success: true, firstAttempt: false });
+    const noCallback = { success: true, deliveryPending: false };
+    assert.deepEqual(first, { resultXml: ADDED, ...noCallback, firstAttempt: true });
+    assert.deepEqual(second, { resultXml: ADDED, ...noCallback, firstAttempt: false });
     assert.equal(await countRows(service, 'phonebook_records', { speeddial: '61' }), 1);
     assert.equal(await countRows(service, 'job_results', { job_id: jobId }), 1);
   });

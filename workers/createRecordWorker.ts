@@ -8,8 +8,14 @@ import { deleteExpiredResults } from '../src/db/deleteExpiredResults.ts';
 import { classifyJobError } from '../src/errors.ts';
 import { errorFacts } from '../src/log.ts';
 import { processCall } from '../src/processCall.ts';
-import { CREATE_QUEUE, type CREATE_JOB } from '../src/queue.ts';
+import {
+  CREATE_QUEUE,
+  enqueueDelivery,
+  type CREATE_JOB,
+  type DeliveryQueue,
+} from '../src/queue.ts';
 import type { CallJobData, CallJobResult } from '../src/types.ts';
+import { closeWorker, RunningAttempts } from './closeWorker.ts';
 
 type CreateJob = Job<CallJobData, CallJobResult, typeof CREATE_JOB>;
 
@@ -21,6 +27,8 @@ export interface CreateWorkerDeps {
   db: Knex;
   log: Logger;
   connection: Redis;
+  /** Where a stored result's webhook is queued. */
+  deliveryQueue: DeliveryQueue;
 }
 
 export interface RunningWorker {
@@ -33,16 +41,22 @@ export async function deleteExpired({
   db,
   config,
   log,
-}: CreateWorkerDeps): Promise<void> {
+}: Pick<CreateWorkerDeps, 'db' | 'config' | 'log'>): Promise<void> {
   const keys = await deleteExpiredIdempotencyKeys(db, config.IDEMPOTENCY_KEY_HOURS);
   const results = await deleteExpiredResults(db, config.RESULT_RETENTION_HOURS);
   log.info({ keys, results }, 'expired rows deleted');
 }
 
 /**
- * Runs jobs of the create queue: every MOR check, then the record and the result in
- * one transaction. MOR errors are results (the job completes with their XML); only
- * transient faults throw and are retried with backoff by BullMQ.
+ * Runs jobs of the create queue: every MOR check, then the record, the result and the
+ * delivery row in one transaction. MOR errors are results (the job completes with their
+ * XML); only transient faults throw and are retried with backoff by BullMQ.
+ *
+ * A delivery is queued after the commit, on every attempt that finds it pending, the
+ * first or a re-run that found the stored result: the delivery job's id is derived from
+ * this job's, so queueing it again adds nothing. Should this process die between the
+ * commit and the queueing, the re-run of this job or the delivery worker's sweep
+ * queues it.
  */
 export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
   const { config, db, log } = deps;
@@ -58,10 +72,14 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
         job.data,
         config.RESULT_RETENTION_HOURS,
       );
+      if (processed.deliveryPending) {
+        await enqueueDelivery(deps.deliveryQueue, config, job.id as string);
+      }
       jobLog.info(
         {
           outcome: OUTCOME.exec(processed.resultXml)?.[1],
           firstAttempt: processed.firstAttempt,
+          deliveryPending: processed.deliveryPending,
           durationMs: Math.round(performance.now() - started),
         },
         'job',
@@ -81,19 +99,11 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
     }
   }
 
-  // Attempts in progress, so a shutdown can wait for them without BullMQ (see close).
-  const running = new Set<Promise<CallJobResult>>();
-  function trackJob(job: CreateJob): Promise<CallJobResult> {
-    const attempt = runJob(job);
-    running.add(attempt);
-    const forget = () => running.delete(attempt);
-    attempt.then(forget, forget);
-    return attempt;
-  }
+  const attempts = new RunningAttempts();
 
   const worker = new Worker<CallJobData, CallJobResult, typeof CREATE_JOB>(
     CREATE_QUEUE,
-    trackJob,
+    attempts.track(runJob),
     {
       connection: deps.connection,
       prefix: config.QUEUE_PREFIX,
@@ -125,51 +135,11 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
   }, RESULT_CLEANUP_INTERVAL_MS);
   cleanup.unref();
 
-  /**
-   * Stops taking jobs and waits, within the grace period, for the attempts in
-   * progress; then lets BullMQ report them and quit. While Redis is away BullMQ's
-   * close never resolves (ioredis emits no `end` for a connection that is between
-   * reconnects), and nothing can be reported anyway: a job whose attempt finished
-   * then runs again later and returns its stored result. So the wait for BullMQ is
-   * skipped when Redis is not connected, and cut off when the grace runs out.
-   */
-  async function close(graceMs: number): Promise<void> {
-    clearInterval(cleanup);
-    const deadline = Date.now() + graceMs;
-    const closing = worker.close();
-    closing.catch((error: unknown) =>
-      log.warn({ err: errorFacts(error) }, 'worker close failed'),
-    );
-
-    const finished = await settledWithin(Promise.allSettled(running), graceMs);
-    if (!finished) {
-      log.warn(
-        { graceMs, active: running.size },
-        'active jobs outlived the grace period',
-      );
-    } else if (deps.connection.status === 'ready') {
-      if (await settledWithin(closing, deadline - Date.now())) return;
-      log.warn({ graceMs }, 'worker did not stop within the grace period');
-    }
-    deps.connection.disconnect();
-  }
-
-  return { worker, close };
-}
-
-/** True when the promise settled within the time, false when the time ran out first. */
-async function settledWithin(promise: Promise<unknown>, timeoutMs: number) {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), Math.max(0, timeoutMs));
-  });
-  const settled = promise.then(
-    () => true as const,
-    () => true as const,
-  );
-  try {
-    return await Promise.race([settled, timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return {
+    worker,
+    close: async (graceMs) => {
+      clearInterval(cleanup);
+      await closeWorker(worker, { graceMs, log, attempts, connection: deps.connection });
+    },
+  };
 }

@@ -2,6 +2,7 @@ import knex, { type Knex } from 'knex';
 import pg from 'pg';
 import * as schema from './migrations/001_schema.ts';
 import * as idempotencyKeys from './migrations/002_idempotency_keys.ts';
+import * as webhookDeliveries from './migrations/003_webhook_deliveries.ts';
 
 /** Postgres error codes (SQLSTATE, PostgreSQL manual appendix A) this code acts on. */
 export const PG_ERRORS = {
@@ -12,6 +13,7 @@ export const PG_ERRORS = {
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_schema': schema,
   '002_idempotency_keys': idempotencyKeys,
+  '003_webhook_deliveries': webhookDeliveries,
 };
 
 export const MIGRATION_NAMES = Object.keys(MIGRATIONS);

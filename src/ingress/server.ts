@@ -12,22 +12,23 @@ import type { Config } from '../config.ts';
 import { errorFacts } from '../log.ts';
 import { formatServiceError, SERVICE_ERRORS, type ServiceError } from '../messages.ts';
 import { CREATE_JOB, createJobOptions, type CreateQueue } from '../queue.ts';
-import type { CallJobData, HttpMethod, JobState } from '../types.ts';
-import { errorXml, pendingJobXml } from '../xml.ts';
+import type { CallJobData, DeliveryStatus, HttpMethod, JobState } from '../types.ts';
+import { errorXml, pendingJobXml, XML_TYPE } from '../xml.ts';
 import { registerBodyParsers } from './bodyParsers.ts';
 import { claimIdempotencyKey } from '../db/claimIdempotencyKey.ts';
+import { findDeliveryStatus } from '../db/findDeliveryStatus.ts';
 import { callFingerprint, callerKey, readIdempotencyKey } from './idempotency.ts';
 import { isJobId, readJobStatus, type JobStatus } from './jobStatus.ts';
 import { readCall, RequestError } from './readCall.ts';
 import type { RateLimiter } from './rateLimit.ts';
 import type { ResultWaiter } from './resultWaiter.ts';
+import { withTimeout } from '../timeout.ts';
 
 export const CREATE_PATHS = [
   '/billing/api/phonebook_record_create',
   '/api/phonebook_record_create',
 ];
 export const JOB_PATHS = ['/billing/api/jobs/:id', '/api/jobs/:id'];
-export const XML_TYPE = 'text/xml; charset=utf-8';
 
 /**
  * Longest request URL accepted. Node's HTTP parser already refuses a request line and
@@ -143,9 +144,31 @@ function serviceErrorFor(error: unknown): ServiceError {
   return SERVICE_ERRORS.internal;
 }
 
-function statusJson(jobId: string, status: JobStatus) {
+/**
+ * The `webhook` of a status answer: null while the job has no result yet, or when the
+ * call named no callback_url; else the delivery's state and every attempt.
+ */
+function webhookJson(delivery: DeliveryStatus | undefined) {
+  if (delivery === undefined) return null;
+  return {
+    state: delivery.state,
+    reason: delivery.reason,
+    attempts: delivery.attempts.map((attempt) => ({
+      at: attempt.attemptedAt.toISOString(),
+      status_code: attempt.statusCode,
+      error: attempt.error,
+      duration_ms: attempt.durationMs,
+    })),
+  };
+}
+
+function statusJson(
+  jobId: string,
+  status: JobStatus,
+  delivery: DeliveryStatus | undefined,
+) {
   const iso = (date: Date | undefined) => date?.toISOString() ?? null;
-  const base = { id: jobId, webhook: null };
+  const base = { id: jobId, webhook: webhookJson(delivery) };
 
   switch (status.kind) {
     case 'pending':
@@ -354,7 +377,8 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
       return reply.code(error.httpStatus).send({ error: error.text });
     }
     request.outcome = status.kind;
-    return reply.code(200).send(statusJson(jobId, status));
+    const delivery = await findDeliveryStatus(db, jobId);
+    return reply.code(200).send(statusJson(jobId, status, delivery));
   }
 
   for (const url of CREATE_PATHS) {
@@ -376,20 +400,4 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
   });
 
   return app;
-}
-
-/** Rejects when the promise does not settle in time; the work itself is not cancelled. */
-export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
