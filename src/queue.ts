@@ -34,10 +34,14 @@ export function connectRedis(redisUrl: string, role: 'producer' | 'consumer'): R
       ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2_000 }
       : { maxRetriesPerRequest: null, connectTimeout: 2_000 };
 
-  return new Redis(redisUrl, {
+  const redis = new Redis(redisUrl, {
     ...options,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
   });
+  // A connection error also fails the commands that meet it, and readiness reports
+  // it; an 'error' event without a listener would crash the process instead.
+  redis.on('error', () => {});
+  return redis;
 }
 
 /**

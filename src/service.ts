@@ -113,7 +113,6 @@ export async function startService(
   await migrateLatest(db);
 
   const producer = connectRedis(config.REDIS_URL, 'producer');
-  producer.on('error', () => {});
   const queue = openCreateQueue(config, producer);
   queue.on('error', (error) => log.warn({ err: errorFacts(error) }, 'queue error'));
 
@@ -153,9 +152,7 @@ export async function startService(
   if (parts.worker) {
     // One connection per worker: closing one worker disconnects its own.
     workerConnection = connectRedis(config.REDIS_URL, 'consumer');
-    workerConnection.on('error', () => {});
     deliveryConnection = connectRedis(config.REDIS_URL, 'consumer');
-    deliveryConnection.on('error', () => {});
     deliveryQueue = openDeliveryQueue(config, producer);
     deliveryQueue.on('error', (error) =>
       log.warn({ err: errorFacts(error) }, 'queue error'),
@@ -183,7 +180,6 @@ export async function startService(
   let waiter: ResultWaiter | undefined;
   if (parts.ingress) {
     eventsConnection = connectRedis(config.REDIS_URL, 'consumer');
-    eventsConnection.on('error', () => {});
     events = new QueueEventReader(
       eventsConnection,
       `${config.QUEUE_PREFIX}:${CREATE_QUEUE}:events`,

@@ -25,7 +25,6 @@ when the job has no failed delivery. Uses DATABASE_URL, REDIS_URL and QUEUE_PREF
     const config = loadConfig();
     // A consumer connection waits for Redis instead of failing at once; the timeout bounds it.
     const connection = connectRedis(config.REDIS_URL, 'consumer');
-    connection.on('error', () => {});
     const queue = openDeliveryQueue(config, connection);
     queue.on('error', () => {});
 

@@ -1,3 +1,5 @@
+import { CALL_PARAM_NAMES } from '../../src/types.ts';
+
 /**
  * Seeded generators of hostile requests for the fuzz suite. Every request they make is
  * invalid (no valid hash can come out of them), so none may ever store a record.
@@ -27,17 +29,7 @@ type Random = () => number;
 const pick = <T>(random: Random, items: readonly T[]): T =>
   items[Math.floor(random() * items.length)] as T;
 
-const KEYS = [
-  'u',
-  'hash',
-  'user_id',
-  'number',
-  'name',
-  'speeddial',
-  'callback_url',
-  'p',
-  'async',
-];
+const KEYS = [...CALL_PARAM_NAMES, 'p', 'async'];
 
 const NASTY_TEXT = [
   '',
