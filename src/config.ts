@@ -59,8 +59,12 @@ const fields = z.object({
   SYNC_WAIT_MS: integer(0, 300_000).default(10_000),
   /** How often a waiting sync request checks the stored result, in ms. */
   RESULT_POLL_MS: integer(50, 60_000).default(1_000),
-  /** How long the ingress waits for Redis to accept a job before answering 503, in ms. */
-  ENQUEUE_TIMEOUT_MS: integer(50, 60_000).default(1_000),
+  /**
+   * How long the ingress waits for a connected but slow Redis to accept a job (or
+   * answer a status read) before answering 503, in ms. A Redis that is not connected
+   * is answered 503 at once, without waiting.
+   */
+  ENQUEUE_TIMEOUT_MS: integer(50, 60_000).default(3_000),
   /** Largest request body accepted, in bytes. */
   BODY_LIMIT_BYTES: integer(1_024, 10_485_760).default(65_536),
   /** Most params read from one query string or body. */

@@ -70,6 +70,17 @@ export const SERVICE_ERRORS = {
     'Parameter %s must be a single text value',
   ),
   bodyMalformed: serviceError('BODY_MALFORMED', 400, 'Request body could not be parsed'),
+  badRequest: serviceError('BAD_REQUEST', 400, 'Request could not be parsed'),
+  requestTimeout: serviceError(
+    'REQUEST_TIMEOUT',
+    408,
+    'Request was not received in time',
+  ),
+  headersTooLarge: serviceError(
+    'HEADERS_TOO_LARGE',
+    431,
+    'Request headers are too large',
+  ),
   bodyTooLarge: serviceError('BODY_TOO_LARGE', 413, 'Request body is too large'),
   urlTooLong: serviceError('URL_TOO_LONG', 414, 'Request URL is too long'),
   tooManyParams: serviceError('TOO_MANY_PARAMS', 413, 'Request has too many parameters'),

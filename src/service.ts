@@ -123,8 +123,12 @@ export async function startService(
     warnings.splice(0, warnings.length, ...found);
     for (const warning of found) log.warn(warning);
   };
-  producer.on('ready', () => void checkDurability());
-  if (await redisReady(producer, REDIS_START_WAIT_MS)) await checkDurability();
+  let firstCheck = Promise.resolve();
+  producer.on('ready', () => {
+    firstCheck = checkDurability();
+  });
+  if (producer.status === 'ready') firstCheck = checkDurability();
+  if (await redisReady(producer, REDIS_START_WAIT_MS)) await firstCheck;
 
   const readiness = async () => {
     const checks: Record<string, string> = {};

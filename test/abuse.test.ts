@@ -148,3 +148,96 @@ describe('oversized request lines', () => {
     }
   });
 });
+
+describe('answers that would not come from the routes', () => {
+  let service: TestService;
+  let port: number;
+  before(async () => {
+    service = await startTestService();
+    await service.app!.listen({ port: 0, host: '127.0.0.1' });
+    port = (service.app!.server.address() as AddressInfo).port;
+  });
+  after(async () => {
+    await service.dispose();
+  });
+
+  /** Sends raw bytes and returns everything the server wrote before closing. */
+  function raw(request: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1');
+      let received = '';
+      socket.on('data', (chunk) => (received += chunk.toString('latin1')));
+      socket.on('close', () => resolve(received));
+      socket.on('error', reject);
+      socket.end(request);
+    });
+  }
+
+  it('answers 404 with the XML error for a job id far longer than a UUID', async () => {
+    const response = await callApi(service, {
+      method: 'GET',
+      path: `/billing/api/jobs/${'a'.repeat(500)}`,
+    });
+    assert.equal(response.statusCode, 404);
+    assert.equal(response.body, bareXml('Job was not found'));
+  });
+
+  it('answers 431 in XML when the request line and headers pass Node\u2019s limit', async () => {
+    const answer = await raw(
+      `GET /billing/api/jobs/${'a'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+    );
+    assert.match(answer, /^HTTP\/1\.1 431 /);
+    assert.ok(answer.endsWith(bareXml('Request headers are too large')), answer);
+  });
+
+  it('answers 400 in XML for a request line that is not HTTP', async () => {
+    const answer = await raw('HELLO WORLD\r\n\r\n');
+    assert.match(answer, /^HTTP\/1\.1 400 /);
+    assert.match(answer, /Content-Type: text\/xml; charset=utf-8/);
+    assert.ok(answer.endsWith(bareXml('Request could not be parsed')), answer);
+  });
+});
+
+describe('job status while Redis is unreachable', () => {
+  it(
+    'answers a stored result from Postgres and 503 for anything else, at once',
+    { timeout: 20_000 },
+    async () => {
+      const service = await startTestService(
+        { REDIS_URL: 'redis://127.0.0.1:1' },
+        { ingress: true, worker: false },
+      );
+      try {
+        const stored = '7c9e6679-7425-40de-944b-e07fc1f90ae7';
+        await service.db('job_results').insert({
+          job_id: stored,
+          success: true,
+          result_xml: pageXml('success', 'Record successfully added'),
+          accepted_at: new Date(),
+        });
+
+        const started = performance.now();
+        const done = await callApi(service, {
+          method: 'GET',
+          path: `/billing/api/jobs/${stored}`,
+        });
+        const unknown = await callApi(service, {
+          method: 'GET',
+          path: '/billing/api/jobs/00000000-0000-4000-8000-000000000000',
+        });
+        const elapsedMs = performance.now() - started;
+
+        assert.equal(done.statusCode, 200);
+        assert.equal(done.body, pageXml('success', 'Record successfully added'));
+        assert.equal(unknown.statusCode, 503);
+        assert.equal(
+          unknown.body,
+          bareXml('Service temporarily unavailable, try again later'),
+        );
+        assert.ok(elapsedMs < 1_000, `answered in ${Math.round(elapsedMs)} ms`);
+      } finally {
+        await service.dispose();
+      }
+    },
+  );
+});

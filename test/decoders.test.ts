@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { decodeForm, percentDecode } from '../src/ingress/formDecode.ts';
+import { wantsJson } from '../src/ingress/server.ts';
 import {
   decodeJsonMembers,
   JsonSyntaxError,
@@ -179,4 +180,24 @@ describe('configuration', () => {
       );
     }
   });
+});
+
+describe('Accept negotiation of the job status', () => {
+  const cases: Array<[string | undefined, boolean]> = [
+    [undefined, false],
+    ['*/*', false],
+    ['application/json', true],
+    ['application/json, text/plain, */*', true],
+    ['application/xml, application/json;q=0.1', false],
+    ['text/xml;q=0.5, application/json', true],
+    ['application/json, text/xml', true],
+    ['text/xml, application/json', false],
+    ['application/json;q=0', false],
+    ['APPLICATION/JSON', true],
+  ];
+  for (const [accept, json] of cases) {
+    it(`answers ${json ? 'JSON' : 'XML'} for Accept: ${accept ?? '(none)'}`, () => {
+      assert.equal(wantsJson(accept), json);
+    });
+  }
 });

@@ -100,12 +100,38 @@ describe('repeats with one key', () => {
     assert.equal(response.body, ADDED);
   });
 
-  it('matches the caller case-insensitively, as usernames match', async () => {
+  it('counts a repeat with the username in other case and the hash in upper case as the same call', async () => {
     const params = userCall();
-    await keyed(params, 'k-case-1');
-    const repeat = await keyed({ ...params, u: 'USERNAME' }, 'k-case-1');
-    assert.equal(repeat.statusCode, 422);
+    const first = await keyed(params, 'k-case-1');
+    const repeat = await keyed(
+      { ...params, u: 'USERNAME', hash: (params.hash as string).toUpperCase() },
+      'k-case-1',
+    );
+    assert.equal(repeat.statusCode, 200);
+    assert.equal(repeat.body, ADDED);
+    assert.equal(repeat.headers['content-location'], first.headers['content-location']);
   });
+
+  it(
+    'answers every one of 20 concurrent sync requests with one key, all with the one result',
+    { timeout: 30_000 },
+    async () => {
+      const params = userCall();
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () => keyed(params, 'k-burst-1')),
+      );
+      assert.deepEqual(
+        new Set(answers.map((answer) => answer.statusCode)),
+        new Set([200]),
+      );
+      assert.deepEqual(new Set(answers.map((answer) => answer.body)), new Set([ADDED]));
+      assert.equal(
+        (await service.db('phonebook_records').where({ speeddial: params.speeddial }))
+          .length,
+        1,
+      );
+    },
+  );
 
   it('refuses a key that is not 1 to 255 visible ASCII characters', async () => {
     for (const key of ['has space', 'x'.repeat(256), 'caf\u00e9']) {
@@ -245,4 +271,35 @@ describe('retention', () => {
       .where('finished_at', '<', service.db.raw("now() - interval '168 hours'"));
     assert.equal(expired.length, 0);
   });
+});
+
+describe('concurrent repeats while no worker runs', () => {
+  it(
+    'answers each of 10 concurrent sync repeats with 202 once the wait runs out',
+    { timeout: 30_000 },
+    async () => {
+      const ingress = await startTestService(
+        { SYNC_WAIT_MS: '300' },
+        { ingress: true, worker: false },
+      );
+      try {
+        const params = userCall();
+        const answers = await Promise.all(
+          Array.from({ length: 10 }, () =>
+            callApi(ingress, {
+              query: params,
+              headers: { 'idempotency-key': 'k-burst-2' },
+            }),
+          ),
+        );
+        assert.deepEqual(
+          new Set(answers.map((answer) => answer.statusCode)),
+          new Set([202]),
+        );
+        assert.equal(new Set(answers.map((answer) => answer.headers.location)).size, 1);
+      } finally {
+        await ingress.dispose();
+      }
+    },
+  );
 });

@@ -406,6 +406,21 @@ describe('params that are not one text value', () => {
     assert.equal(response.body, notText('name'));
   });
 
+  it('refuses name[]= even when a plain name follows it', async () => {
+    const response = await postRaw('u=username&name[]=b&name=n');
+    assert.equal(response.statusCode, 400);
+    assert.equal(response.body, notText('name'));
+  });
+
+  it('refuses a JSON array member even when a string member of that name follows', async () => {
+    const response = await callApi(service, {
+      body: '{"u":"username","name":["x"],"name":"y"}',
+      contentType: 'application/json',
+    });
+    assert.equal(response.statusCode, 400);
+    assert.equal(response.body, notText('name'));
+  });
+
   it('refuses name[key]= style keys in a form body', async () => {
     const response = await callApi(service, {
       body: 'u=username&speeddial[x]=12',

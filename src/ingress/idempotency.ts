@@ -33,9 +33,19 @@ export function callerKey(params: QueuedParams): string {
   return createHash('sha256').update(text).digest('base64url');
 }
 
-/** A digest of everything that makes a call this call: its method and every param. */
+/**
+ * A digest of everything that makes a call this call: its method and every param,
+ * with `u` and `hash` in the forms that mean the same call (usernames match
+ * case-insensitively; hex hashes are accepted in either case).
+ */
 export function callFingerprint(method: HttpMethod, params: QueuedParams): string {
-  const entries = Object.entries(params).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const canonical = { ...params };
+  if (typeof canonical.u === 'string') canonical.u = canonical.u.toLowerCase();
+  if (typeof canonical.hash === 'string') canonical.hash = canonical.hash.toLowerCase();
+
+  const entries = Object.entries(canonical).sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
   return createHash('sha256')
     .update(JSON.stringify([method, entries]))
     .digest('hex');

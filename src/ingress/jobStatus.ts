@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { findResult } from '../db/findResult.ts';
 import type { CreateQueue } from '../queue.ts';
+import { withTimeout } from '../timeout.ts';
 import type { JobState } from '../types.ts';
 
 /** What is known of a job: pending in Redis, done in Postgres, failed, or unknown. */
@@ -33,28 +34,43 @@ export function isJobId(value: string): boolean {
 async function queueState(
   queue: CreateQueue,
   jobId: string,
+  redis: RedisAccess,
 ): Promise<string | undefined> {
+  if (!redis.connected()) return undefined;
   try {
-    return await queue.getJobState(jobId);
+    return await withTimeout(queue.getJobState(jobId), redis.timeoutMs);
   } catch {
     return undefined;
   }
 }
 
 /**
+ * Whether Redis may be asked, and for how long. BullMQ waits for a connection that is
+ * away instead of failing, so a status read asks only while connected, and bounded.
+ */
+export interface RedisAccess {
+  connected: () => boolean;
+  timeoutMs: number;
+}
+
+/**
  * Redis is asked first: a result is committed to Postgres before its job leaves Redis,
- * so a job Redis no longer holds is either stored, failed, or unknown.
+ * so a job Redis no longer holds is either stored, failed, or unknown. Without Redis a
+ * stored result is still answered; anything else is `queue-unavailable`.
  */
 export async function readJobStatus(
   queue: CreateQueue,
   db: Knex,
   jobId: string,
   retentionHours: number,
+  redis: RedisAccess,
 ): Promise<JobStatus> {
-  const state = await queueState(queue, jobId);
+  const state = await queueState(queue, jobId, redis);
   const pending = state === undefined ? undefined : PENDING_STATES[state];
+  const readJob = () =>
+    withTimeout(queue.getJob(jobId), redis.timeoutMs).catch(() => undefined);
   if (pending !== undefined) {
-    const job = await queue.getJob(jobId).catch(() => undefined);
+    const job = await readJob();
     return {
       kind: 'pending',
       state: pending,
@@ -73,7 +89,7 @@ export async function readJobStatus(
   }
 
   if (state === 'failed') {
-    const job = await queue.getJob(jobId).catch(() => undefined);
+    const job = await readJob();
     return {
       kind: 'failed',
       failedReason: job?.failedReason ?? 'internal error',

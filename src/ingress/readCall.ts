@@ -72,22 +72,23 @@ function toQueued(value: Buffer): QueuedParams[CallParamName] {
 
 /** Merges body then query pairs; later pairs overwrite earlier ones. */
 export function mergeCall(bodyPairs: ParamPair[], urlPairs: ParamPair[]): ReadCall {
-  const merged = new Map<string, ParamValue>();
+  const merged = new Map<string, Buffer>();
   for (const pair of [...bodyPairs, ...urlPairs].map(normalisePair)) {
-    if (KNOWN.has(pair.key)) merged.set(pair.key, pair.value);
+    if (!KNOWN.has(pair.key)) continue;
+    // Any array, object or `name[]=` among a param's values refuses the request,
+    // wherever it stands: a later plain value must not hide it.
+    if (pair.value === NOT_TEXT)
+      throw new RequestError(SERVICE_ERRORS.paramNotText, pair.key);
+    merged.set(pair.key, pair.value);
   }
 
   const params: QueuedParams = {};
   for (const [key, value] of merged) {
-    if (value === NOT_TEXT) throw new RequestError(SERVICE_ERRORS.paramNotText, key);
     if (key !== 'async') params[key as CallParamName] = toQueued(value);
   }
 
   const asyncValue = merged.get('async');
-  return {
-    params,
-    asyncParam: Buffer.isBuffer(asyncValue) && asyncValue.toString() === '1',
-  };
+  return { params, asyncParam: asyncValue?.toString() === '1' };
 }
 
 export function readCall(request: FastifyRequest, maxParams: number): ReadCall {

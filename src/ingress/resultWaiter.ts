@@ -26,8 +26,13 @@ export interface PendingWait {
   cancel(): void;
 }
 
+/**
+ * Several requests may wait for one job (repeats of an Idempotency-Key), so each job
+ * holds a set of waiters, and each waiter settles once: by the job's outcome, or by
+ * its own timeout without disturbing the others.
+ */
 export class ResultWaiter {
-  private readonly waiting = new Map<string, Waiting>();
+  private readonly waiting = new Map<string, Set<Waiting>>();
   private readonly pollTimer: NodeJS.Timeout;
 
   constructor(
@@ -37,10 +42,10 @@ export class ResultWaiter {
     private readonly log: Logger,
   ) {
     events.on('completed', ({ jobId, returnvalue }) => {
-      this.settle(jobId, { kind: 'completed', resultXml: String(returnvalue) });
+      this.settleJob(jobId, { kind: 'completed', resultXml: String(returnvalue) });
     });
     events.on('failed', ({ jobId, failedReason }) => {
-      this.settle(jobId, { kind: 'failed', failedReason });
+      this.settleJob(jobId, { kind: 'failed', failedReason });
     });
     this.pollTimer = setInterval(() => void this.pollStoredResults(), pollMs);
     this.pollTimer.unref();
@@ -48,54 +53,66 @@ export class ResultWaiter {
 
   /** Registers interest in a job; call before the job is added so no event is missed. */
   expect(jobId: string): PendingWait {
-    let settle: (outcome: WaitOutcome) => void = () => {};
-    const settled = new Promise<WaitOutcome>((resolve) => {
-      settle = resolve;
+    let resolve: (outcome: WaitOutcome) => void = () => {};
+    const settled = new Promise<WaitOutcome>((done) => {
+      resolve = done;
     });
-    this.waiting.set(jobId, { since: Date.now(), settle });
+    const waiting: Waiting = {
+      since: Date.now(),
+      settle: (outcome) => {
+        this.forget(jobId, waiting);
+        resolve(outcome);
+      },
+    };
+    const waiters = this.waiting.get(jobId) ?? new Set<Waiting>();
+    waiters.add(waiting);
+    this.waiting.set(jobId, waiters);
 
     return {
       outcome: async (timeoutMs) => {
-        const timer = setTimeout(
-          () => this.settle(jobId, { kind: 'timeout' }),
-          timeoutMs,
-        );
+        const timer = setTimeout(() => waiting.settle({ kind: 'timeout' }), timeoutMs);
         const outcome = await settled;
         clearTimeout(timer);
         return outcome;
       },
-      cancel: () => this.waiting.delete(jobId),
+      cancel: () => this.forget(jobId, waiting),
     };
   }
 
+  /** How many requests wait, over all jobs. */
   get size(): number {
-    return this.waiting.size;
+    let count = 0;
+    for (const waiters of this.waiting.values()) count += waiters.size;
+    return count;
   }
 
   close(): void {
     clearInterval(this.pollTimer);
-    for (const jobId of [...this.waiting.keys()]) this.settle(jobId, { kind: 'timeout' });
+    for (const jobId of [...this.waiting.keys()])
+      this.settleJob(jobId, { kind: 'timeout' });
   }
 
-  private settle(jobId: string, outcome: WaitOutcome): void {
-    const waiting = this.waiting.get(jobId);
-    if (waiting === undefined) return;
+  private forget(jobId: string, waiting: Waiting): void {
+    const waiters = this.waiting.get(jobId);
+    waiters?.delete(waiting);
+    if (waiters?.size === 0) this.waiting.delete(jobId);
+  }
 
-    this.waiting.delete(jobId);
-    waiting.settle(outcome);
+  private settleJob(jobId: string, outcome: WaitOutcome): void {
+    for (const waiting of [...(this.waiting.get(jobId) ?? [])]) waiting.settle(outcome);
   }
 
   private async pollStoredResults(): Promise<void> {
     const due = Date.now() - this.pollMs;
     const jobIds = [...this.waiting]
-      .filter(([, waiting]) => waiting.since <= due)
+      .filter(([, waiters]) => [...waiters].some((waiting) => waiting.since <= due))
       .map(([jobId]) => jobId);
     if (jobIds.length === 0) return;
 
     try {
       const results = await findResults(this.db, jobIds);
       for (const [jobId, resultXml] of results) {
-        this.settle(jobId, { kind: 'completed', resultXml });
+        this.settleJob(jobId, { kind: 'completed', resultXml });
       }
     } catch (error) {
       this.log.warn(

@@ -9,6 +9,7 @@ import Fastify, {
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import { classifyJobError, TransientError } from '../errors.ts';
 import { errorFacts } from '../log.ts';
 import { formatServiceError, SERVICE_ERRORS, type ServiceError } from '../messages.ts';
 import { CREATE_JOB, createJobOptions, type CreateQueue } from '../queue.ts';
@@ -19,6 +20,7 @@ import { claimIdempotencyKey } from '../db/claimIdempotencyKey.ts';
 import { findDeliveryStatus } from '../db/findDeliveryStatus.ts';
 import { callFingerprint, callerKey, readIdempotencyKey } from './idempotency.ts';
 import { isJobId, readJobStatus, type JobStatus } from './jobStatus.ts';
+import { answerClientError } from './clientErrors.ts';
 import { readCall, RequestError } from './readCall.ts';
 import type { RateLimiter } from './rateLimit.ts';
 import type { ResultWaiter } from './resultWaiter.ts';
@@ -74,8 +76,32 @@ function prefersAsync(prefer: string | string[] | undefined): boolean {
   );
 }
 
-function wantsJson(accept: string | undefined): boolean {
-  return /(^|,)\s*application\/json\s*(;|,|$)/i.test(accept ?? '');
+const XML_MEDIA_TYPES = new Set(['text/xml', 'application/xml']);
+
+/**
+ * RFC 9110 section 12.5.1: JSON when the client ranks `application/json` above the XML
+ * types it names (a tie goes to the one listed first). A wildcard alone keeps XML,
+ * MOR's format.
+ */
+export function wantsJson(accept: string | undefined): boolean {
+  let json: { q: number; index: number } | undefined;
+  let xml: { q: number; index: number } | undefined;
+
+  (accept ?? '').split(',').forEach((entry, index) => {
+    const [type = '', ...params] = entry
+      .split(';')
+      .map((part) => part.trim().toLowerCase());
+    const qParam = params.find((param) => param.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    if (!(q > 0)) return;
+    if (type === 'application/json' && (json === undefined || q > json.q))
+      json = { q, index };
+    if (XML_MEDIA_TYPES.has(type) && (xml === undefined || q > xml.q)) xml = { q, index };
+  });
+
+  if (json === undefined) return false;
+  if (xml === undefined) return true;
+  return json.q > xml.q || (json.q === xml.q && json.index < xml.index);
 }
 
 function jobLocation(request: FastifyRequest, jobId: string): string {
@@ -141,6 +167,9 @@ function serviceErrorFor(error: unknown): ServiceError {
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     return SERVICE_ERRORS.bodyMalformed;
   }
+  // Postgres away (a status read, an idempotency key): retry later, not a bug.
+  if (classifyJobError(error) instanceof TransientError)
+    return SERVICE_ERRORS.queueUnavailable;
   return SERVICE_ERRORS.internal;
 }
 
@@ -221,7 +250,13 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
       connectionsCheckingInterval: 1_000,
     },
     return503OnClosing: true,
-    routerOptions: { ignoreTrailingSlash: true },
+    // A job id longer than a UUID is answered 404 by the route, not 414 by the router.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_URL_BYTES },
+    clientErrorHandler: (error, socket) => answerClientError(error, socket, deps.log),
+    frameworkErrors: (_error, request, reply) => {
+      request.outcome = SERVICE_ERRORS.badRequest.code;
+      return sendServiceError(reply, SERVICE_ERRORS.badRequest);
+    },
   });
 
   await registerBodyParsers(app, config.MAX_PARAMS);
@@ -280,6 +315,11 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
     }
   }
 
+  const redisAccess = {
+    connected: deps.queueConnected,
+    timeoutMs: config.ENQUEUE_TIMEOUT_MS,
+  };
+
   async function enqueue(request: FastifyRequest, jobId: string, data: CallJobData) {
     if (!deps.queueConnected()) throw new RequestError(SERVICE_ERRORS.queueUnavailable);
     try {
@@ -324,6 +364,7 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
           db,
           jobId,
           config.RESULT_RETENTION_HOURS,
+          redisAccess,
         );
         if (status.kind !== 'pending' && status.kind !== 'unknown') {
           return sendStatusXml(reply, jobId, status);
@@ -351,7 +392,13 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
     if (outcome.kind === 'failed') {
       return sendServiceError(reply, SERVICE_ERRORS.jobFailed, outcome.failedReason);
     }
-    const status = await readJobStatus(queue, db, jobId, config.RESULT_RETENTION_HOURS);
+    const status = await readJobStatus(
+      queue,
+      db,
+      jobId,
+      config.RESULT_RETENTION_HOURS,
+      redisAccess,
+    );
     return sendStatusXml(reply, jobId, status);
   }
 
@@ -362,7 +409,7 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
     const jobId = request.params.id;
     const known = isJobId(jobId);
     const status: JobStatus = known
-      ? await readJobStatus(queue, db, jobId, config.RESULT_RETENTION_HOURS)
+      ? await readJobStatus(queue, db, jobId, config.RESULT_RETENTION_HOURS, redisAccess)
       : { kind: 'unknown' };
 
     if (known) request.jobId = jobId;
