@@ -315,6 +315,8 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
     }
   }
 
+  const readStatus = (jobId: string) =>
+    readJobStatus(queue, db, jobId, config.RESULT_RETENTION_HOURS, redisAccess);
   const redisAccess = {
     connected: deps.queueConnected,
     timeoutMs: config.ENQUEUE_TIMEOUT_MS,
@@ -359,13 +361,7 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
 
       if (claim.kind === 'repeat') {
         request.jobId = jobId;
-        const status = await readJobStatus(
-          queue,
-          db,
-          jobId,
-          config.RESULT_RETENTION_HOURS,
-          redisAccess,
-        );
+        const status = await readStatus(jobId);
         if (status.kind !== 'pending' && status.kind !== 'unknown') {
           return sendStatusXml(reply, jobId, status);
         }
@@ -392,13 +388,7 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
     if (outcome.kind === 'failed') {
       return sendServiceError(reply, SERVICE_ERRORS.jobFailed, outcome.failedReason);
     }
-    const status = await readJobStatus(
-      queue,
-      db,
-      jobId,
-      config.RESULT_RETENTION_HOURS,
-      redisAccess,
-    );
+    const status = await readStatus(jobId);
     return sendStatusXml(reply, jobId, status);
   }
 
@@ -408,9 +398,7 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
   ) {
     const jobId = request.params.id;
     const known = isJobId(jobId);
-    const status: JobStatus = known
-      ? await readJobStatus(queue, db, jobId, config.RESULT_RETENTION_HOURS, redisAccess)
-      : { kind: 'unknown' };
+    const status: JobStatus = known ? await readStatus(jobId) : { kind: 'unknown' };
 
     if (known) request.jobId = jobId;
     if (!wantsJson(request.headers.accept)) return sendStatusXml(reply, jobId, status);
