@@ -26,8 +26,10 @@ const COMMANDS: readonly Command[] = [
 ];
 
 function commandList(commands: readonly Command[]): string {
+  const names = commands.map((command) => command.words.join(' '));
+  const width = Math.max(...names.map((name) => name.length)) + 2;
   return commands
-    .map((command) => `  ${command.words.join(' ').padEnd(15)}${command.summary}`)
+    .map((command, index) => `  ${names[index]!.padEnd(width)}${command.summary}`)
     .join('\n');
 }
 
