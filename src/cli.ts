@@ -3,13 +3,15 @@ import { migrateCommand, seedCommand } from './cli/databaseCommands.ts';
 import { deliveryResendCommand } from './cli/deliveryCommands.ts';
 import { CommandError, EXIT_CODES, UsageError } from './cli/errors.ts';
 import { hashCommand } from './cli/hashCommand.ts';
+import { importCommand } from './cli/importCommand.ts';
 import { settingsSetCommand, settingsShowCommand } from './cli/settingsCommands.ts';
 import { userAddCommand, userListCommand, userSetCommand } from './cli/userCommands.ts';
 import { errorFacts } from './log.ts';
 
 /**
  * The operators' CLI (../shared/DESIGN.md section 5): migrate, seed, users, settings
- * and secrets, and the hash of a call. Run as `phonebook` (bin/phonebook.js),
+ * and secrets, and the hash of a call; and `import`, bulk provisioning through the
+ * HTTP API (issue 8). Run as `phonebook` (bin/phonebook.js),
  * `npm run cli --` or `tsx src/cli.ts`.
  */
 
@@ -23,18 +25,22 @@ const COMMANDS: readonly Command[] = [
   settingsShowCommand,
   hashCommand,
   deliveryResendCommand,
+  importCommand,
 ];
 
 function commandList(commands: readonly Command[]): string {
+  const names = commands.map((command) => command.words.join(' '));
+  const width = Math.max(...names.map((name) => name.length)) + 2;
   return commands
-    .map((command) => `  ${command.words.join(' ').padEnd(15)}${command.summary}`)
+    .map((command, index) => `  ${names[index]!.padEnd(width)}${command.summary}`)
     .join('\n');
 }
 
 const HELP = `Usage: phonebook COMMAND [ARGS]
 
 Operator commands of the phonebook_record_create service. The database is the one
-DATABASE_URL names (default postgres://postgres@127.0.0.1:5432/phonebook).
+DATABASE_URL names (default postgres://postgres@127.0.0.1:5432/phonebook); import
+talks to the service at PHONEBOOK_URL instead.
 
 Commands:
 ${commandList(COMMANDS)}

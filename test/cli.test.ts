@@ -555,6 +555,7 @@ describe('phonebook command line', { concurrency: true }, () => {
       'settings set',
       'settings show',
       'hash',
+      'import',
     ];
     for (const command of commands) {
       const run = await phonebook([...command.split(' '), '--help']);
@@ -568,7 +569,14 @@ describe('phonebook command line', { concurrency: true }, () => {
     const run = await phonebook(['--help']);
 
     assert.match(run.stdout, /^Usage: phonebook COMMAND/);
-    for (const command of ['migrate', 'seed', 'user add', 'settings show', 'hash']) {
+    for (const command of [
+      'migrate',
+      'seed',
+      'user add',
+      'settings show',
+      'hash',
+      'import',
+    ]) {
       assert.match(run.stdout, new RegExp(`\\n  ${command} `));
     }
   });
