@@ -41,6 +41,9 @@ when the job has no failed delivery. Uses DATABASE_URL, REDIS_URL and QUEUE_PREF
       }
       throw error;
     } finally {
+      // BullMQ 5 raises an unhandled 'Connection is closed' when a queue is closed
+      // before its first connect finished (the refusal path never used it).
+      await withTimeout(queue.waitUntilReady(), 1_000).catch(() => undefined);
       await withTimeout(queue.close(), 1_000).catch(() => undefined);
       connection.disconnect();
     }
