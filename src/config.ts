@@ -126,6 +126,17 @@ const fields = z.object({
   WEBHOOK_SWEEP_BATCH: integer(1, 10_000).default(100),
   /** How long SIGTERM waits for active requests and jobs before exiting, in ms. */
   SHUTDOWN_GRACE_MS: integer(0, 600_000).default(10_000),
+  /**
+   * A process that runs only the workers serves `/healthz`, `/readyz` and `/metrics` on
+   * this port, at HOST; 0 turns that server off. A process with the ingress serves them
+   * on PORT instead.
+   */
+  WORKER_HEALTH_PORT: integer(0, 65535).default(3001),
+  /**
+   * How long a worker with a free slot may take and finish no job while jobs wait before
+   * `/readyz` calls it not consuming, in ms.
+   */
+  WORKER_PROGRESS_TIMEOUT_MS: integer(100, 3_600_000).default(30_000),
   /** pino log level. */
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

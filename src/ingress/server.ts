@@ -9,7 +9,10 @@ import Fastify, {
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import { registerOperationsRoutes } from '../health/operationsRoutes.ts';
+import type { Readiness } from '../health/readiness.ts';
 import { errorFacts } from '../log.ts';
+import type { ServiceMetrics } from '../metrics/serviceMetrics.ts';
 import { formatServiceError, SERVICE_ERRORS, type ServiceError } from '../messages.ts';
 import { CREATE_JOB, createJobOptions, type CreateQueue } from '../queue.ts';
 import type { CallJobData, DeliveryStatus, HttpMethod, JobState } from '../types.ts';
@@ -54,7 +57,8 @@ export interface IngressDeps {
   queueConnected: () => boolean;
   db: Knex;
   /** Answers readiness: Redis and Postgres reachable, migrations applied. */
-  readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
+  readiness: Readiness;
+  metrics: ServiceMetrics;
 }
 
 declare module 'fastify' {
@@ -233,16 +237,19 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
   });
 
   app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
     const fields = {
       jobId: request.jobId,
       method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
+      route,
       status: reply.statusCode,
       outcome: request.outcome,
       durationMs: Math.round(reply.elapsedTime),
     };
     if (reply.statusCode >= 500) request.log.error(fields, 'request');
     else request.log.info(fields, 'request');
+    const outcome = request.outcome ?? 'none';
+    deps.metrics.countRequest(route, reply.statusCode, outcome, reply.elapsedTime / 1000);
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -393,11 +400,7 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
     app.route({ method: 'GET', url, exposeHeadRoute: false, handler: answerStatus });
   }
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const { ready, checks } = await deps.readiness();
-    return reply.code(ready ? 200 : 503).send({ ready, checks });
-  });
+  registerOperationsRoutes(app, deps);
 
   return app;
 }
