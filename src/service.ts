@@ -19,6 +19,7 @@ import { ResultWaiter } from './ingress/resultWaiter.ts';
 import { errorFacts } from './log.ts';
 import { ServiceMetrics } from './metrics/serviceMetrics.ts';
 import {
+  closeQueue,
   connectRedis,
   CREATE_QUEUE,
   openCreateQueue,
@@ -233,8 +234,8 @@ export async function startService(
     waiter?.close();
     events?.close();
     await Promise.all([
-      within(queue.close(), 1_000),
-      within(deliveryQueue.close(), 1_000),
+      closeQueue(queue, Math.min(1_000, left())),
+      closeQueue(deliveryQueue, Math.min(1_000, left())),
     ]);
     producer.disconnect();
     workerConnection?.disconnect();
