@@ -205,6 +205,7 @@ export async function startService(
       db,
       readiness,
       metrics,
+      boardQueues: [queue, deliveryQueue],
       queueConnected: () => producer.status === 'ready',
     });
   }

@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import type { Queue } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
@@ -22,6 +23,7 @@ import { claimIdempotencyKey } from '../db/claimIdempotencyKey.ts';
 import { findDeliveryStatus } from '../db/findDeliveryStatus.ts';
 import { callFingerprint, callerKey, readIdempotencyKey } from './idempotency.ts';
 import { isJobId, readJobStatus, type JobStatus } from './jobStatus.ts';
+import { registerQueueBoard } from './queueBoard.ts';
 import { readCall, RequestError } from './readCall.ts';
 import type { RateLimiter } from './rateLimit.ts';
 import type { ResultWaiter } from './resultWaiter.ts';
@@ -59,6 +61,8 @@ export interface IngressDeps {
   /** Answers readiness: Redis and Postgres reachable, migrations applied. */
   readiness: Readiness;
   metrics: ServiceMetrics;
+  /** The queues the dashboard shows, when BOARD_USERNAME and BOARD_PASSWORD are set. */
+  boardQueues: Queue[];
 }
 
 declare module 'fastify' {
@@ -401,6 +405,15 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
   }
 
   registerOperationsRoutes(app, deps);
+
+  const { BOARD_USERNAME: username, BOARD_PASSWORD: password } = config;
+  if (username !== undefined && password !== undefined) {
+    await registerQueueBoard(app, {
+      queues: deps.boardQueues,
+      credentials: { username, password },
+      readOnly: config.BOARD_READ_ONLY,
+    });
+  }
 
   return app;
 }
