@@ -23,10 +23,12 @@ import { claimIdempotencyKey } from '../db/claimIdempotencyKey.ts';
 import { findDeliveryStatus } from '../db/findDeliveryStatus.ts';
 import { callFingerprint, callerKey, readIdempotencyKey } from './idempotency.ts';
 import { isJobId, readJobStatus, type JobStatus } from './jobStatus.ts';
+import { OPENAPI_PATH, openApiDocument } from './openapi.ts';
 import { registerQueueBoard } from './queueBoard.ts';
 import { readCall, RequestError } from './readCall.ts';
 import type { RateLimiter } from './rateLimit.ts';
 import type { ResultWaiter } from './resultWaiter.ts';
+import { recordRoutes } from './routeList.ts';
 import { withTimeout } from '../timeout.ts';
 
 export const CREATE_PATHS = [
@@ -231,6 +233,7 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
   });
+  recordRoutes(app);
 
   await registerBodyParsers(app, config.MAX_PARAMS);
 
@@ -407,13 +410,17 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
   registerOperationsRoutes(app, deps);
 
   const { BOARD_USERNAME: username, BOARD_PASSWORD: password } = config;
-  if (username !== undefined && password !== undefined) {
+  const board = username !== undefined && password !== undefined;
+  if (board) {
     await registerQueueBoard(app, {
       queues: deps.boardQueues,
       credentials: { username, password },
       readOnly: config.BOARD_READ_ONLY,
     });
   }
+
+  const document = openApiDocument({ board });
+  app.get(OPENAPI_PATH, { exposeHeadRoute: false }, async () => document);
 
   return app;
 }
