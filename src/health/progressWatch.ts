@@ -6,6 +6,9 @@
  * backlog starts when a check first sees jobs waiting: a burst after a quiet night is
  * not mistaken for a stuck worker, and a stuck one is called so by the first check
  * that comes a timeout after the backlog was first seen.
+ *
+ * A worker whose every slot is busy counts as consuming: its jobs may be slow rather
+ * than stuck, and a hung job is not told apart (README, Limits).
  */
 export class ProgressWatch {
   private lastProgressAt: number;
