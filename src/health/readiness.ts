@@ -43,6 +43,16 @@ async function check(
   return checks[name] === 'ok';
 }
 
+async function redisCheck(redis: Redis): Promise<string> {
+  await redis.ping();
+  return 'ok';
+}
+
+async function postgresCheck(db: Knex): Promise<string> {
+  await db.raw('select 1');
+  return 'ok';
+}
+
 async function migrationsCheck(db: Knex): Promise<string> {
   return (await migrationsApplied(db)) ? 'ok' : 'pending';
 }
@@ -50,18 +60,9 @@ async function migrationsCheck(db: Knex): Promise<string> {
 export function serviceReadiness(deps: ReadinessDeps): Readiness {
   return async () => {
     const checks: Record<string, string> = {};
-    const ok = (probe: () => Promise<unknown>) => async () => (await probe(), 'ok');
 
-    const redisOk = await check(
-      checks,
-      'redis',
-      ok(() => deps.redis.ping()),
-    );
-    const postgresOk = await check(
-      checks,
-      'postgres',
-      ok(() => deps.db.raw('select 1')),
-    );
+    const redisOk = await check(checks, 'redis', () => redisCheck(deps.redis));
+    const postgresOk = await check(checks, 'postgres', () => postgresCheck(deps.db));
     const migrated =
       postgresOk && (await check(checks, 'migrations', () => migrationsCheck(deps.db)));
     const workers = await Promise.all(
