@@ -28,7 +28,8 @@ COPY --from=check /app/src ./src
 COPY --from=check /app/workers ./workers
 COPY --from=check /app/bin ./bin
 USER node
-EXPOSE 3000
+# 3000: the ingress; 3001: a worker's /healthz, /readyz and /metrics.
+EXPOSE 3000 3001
 # node itself, not npm run: npm and its sh do not pass SIGTERM on to the service,
 # which would then lose its graceful shutdown. docker-compose.yml picks the part.
 CMD ["node", "--import", "tsx", "src/main.ts"]

@@ -130,6 +130,37 @@ const fields = z.object({
   WEBHOOK_SWEEP_BATCH: integer(1, 10_000).default(100),
   /** How long SIGTERM waits for active requests and jobs before exiting, in ms. */
   SHUTDOWN_GRACE_MS: integer(0, 600_000).default(10_000),
+  /**
+   * A process that runs only the workers serves `/healthz`, `/readyz` and `/metrics` on
+   * this port, at HOST; 0 turns that server off. A process with the ingress serves them
+   * on PORT instead.
+   */
+  WORKER_HEALTH_PORT: integer(0, 65535).default(3001),
+  /**
+   * How long a worker with a free slot may take and finish no job while jobs wait before
+   * `/readyz` calls it not consuming, in ms.
+   */
+  WORKER_PROGRESS_TIMEOUT_MS: integer(100, 3_600_000).default(30_000),
+  /**
+   * HTTP basic auth of the queue dashboard at `/admin/queues`; with neither set the
+   * dashboard is off (404). Both or neither.
+   */
+  // RFC 7617 section 2: a user-id cannot contain a colon.
+  BOARD_USERNAME: z
+    .string()
+    .max(200)
+    .regex(/^[^:]+$/, 'must not contain a colon')
+    .optional(),
+  BOARD_PASSWORD: z
+    .string()
+    .min(12, 'must be at least 12 characters')
+    .max(200)
+    .optional(),
+  /** The dashboard shows the queues but changes nothing unless this is `false`. */
+  BOARD_READ_ONLY: z
+    .enum(['true', 'false'], 'must be true or false')
+    .transform((value) => value === 'true')
+    .default(true),
   /** pino log level. */
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
@@ -140,13 +171,19 @@ const fields = z.object({
  * A repeat of an idempotent call is answered from the stored result, so results must
  * outlive the keys that point at them.
  */
-const schema = fields.refine(
-  (config) => config.RESULT_RETENTION_HOURS >= config.IDEMPOTENCY_KEY_HOURS,
-  {
+const schema = fields
+  .refine((config) => config.RESULT_RETENTION_HOURS >= config.IDEMPOTENCY_KEY_HOURS, {
     message: 'must be at least IDEMPOTENCY_KEY_HOURS',
     path: ['RESULT_RETENTION_HOURS'],
-  },
-);
+  })
+  .refine((config) => config.BOARD_PASSWORD === undefined || config.BOARD_USERNAME, {
+    message: 'must be set together with BOARD_PASSWORD',
+    path: ['BOARD_USERNAME'],
+  })
+  .refine((config) => config.BOARD_USERNAME === undefined || config.BOARD_PASSWORD, {
+    message: 'must be set together with BOARD_USERNAME',
+    path: ['BOARD_PASSWORD'],
+  });
 
 export type Config = z.infer<typeof schema>;
 

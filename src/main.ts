@@ -49,6 +49,14 @@ async function main(): Promise<void> {
     }
   }
 
+  if (service.healthApp !== undefined) {
+    const address = await service.healthApp.listen({
+      port: config.WORKER_HEALTH_PORT,
+      host: config.HOST,
+    });
+    log.info({ address }, 'worker health listening');
+  }
+
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -2,6 +2,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from './config.ts';
 import { TransientError } from './errors.ts';
+import { withTimeout } from './timeout.ts';
 import type { CallJobData, CallJobResult, DeliveryJobData } from './types.ts';
 
 /** The queue of calls to `phonebook_record_create`. */
@@ -102,4 +103,17 @@ export async function enqueueDelivery(
   } catch (error) {
     throw new TransientError('queue unavailable', { cause: error });
   }
+}
+
+/**
+ * Closes a queue opened on a shared connection, within the bound. A BullMQ 5.81 queue
+ * closed before its first connect finished drops its connection's listeners, and that
+ * connect, failing once the shared connection is disconnected, is then an `error` event
+ * nobody listens to: an uncaught exception. So the close first waits, within the same
+ * bound, for the queue to be ready; only a Redis that never answered is left to chance,
+ * in a process that is stopping anyway.
+ */
+export async function closeQueue(queue: Queue, timeoutMs: number): Promise<void> {
+  await withTimeout(queue.waitUntilReady(), timeoutMs).catch(() => undefined);
+  await withTimeout(queue.close(), timeoutMs).catch(() => undefined);
 }

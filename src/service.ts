@@ -8,18 +8,18 @@ import {
   type RunningDeliveryWorker,
 } from '../workers/webhookDeliveryWorker.ts';
 import type { Config } from './config.ts';
-import {
-  connectDatabase,
-  ensureDatabase,
-  migrateLatest,
-  migrationsApplied,
-} from './db/connect.ts';
+import { connectDatabase, ensureDatabase, migrateLatest } from './db/connect.ts';
+import { buildHealthServer } from './health/healthServer.ts';
+import { serviceReadiness, type Readiness } from './health/readiness.ts';
+import { WorkerReadiness } from './health/workerReadiness.ts';
 import { buildIngress } from './ingress/server.ts';
 import { QueueEventReader } from './ingress/queueEventReader.ts';
 import { RateLimiter } from './ingress/rateLimit.ts';
 import { ResultWaiter } from './ingress/resultWaiter.ts';
 import { errorFacts } from './log.ts';
+import { ServiceMetrics } from './metrics/serviceMetrics.ts';
 import {
+  closeQueue,
   connectRedis,
   CREATE_QUEUE,
   openCreateQueue,
@@ -53,9 +53,16 @@ export interface RunningService {
   config: Config;
   db: Knex;
   queue: CreateQueue;
-  /** The webhook delivery queue; only a process that runs the worker opens it. */
-  deliveryQueue: DeliveryQueue | undefined;
+  deliveryQueue: DeliveryQueue;
+  /** The ingress, when this process runs it (it listens once main.ts says so). */
   app: FastifyInstance | undefined;
+  /**
+   * `/healthz`, `/readyz` and `/metrics` of a process that runs only workers, to listen
+   * on WORKER_HEALTH_PORT; undefined with the ingress (which serves them) or port 0.
+   */
+  healthApp: FastifyInstance | undefined;
+  metrics: ServiceMetrics;
+  readiness: Readiness;
   worker: RunningWorker | undefined;
   deliveryWorker: RunningDeliveryWorker | undefined;
   warnings: string[];
@@ -63,7 +70,6 @@ export interface RunningService {
   stop: () => Promise<void>;
 }
 
-const READY_CHECK_TIMEOUT_MS = 2_000;
 /** How long a start waits for Redis before going on without it (it reconnects later). */
 const REDIS_START_WAIT_MS = 2_000;
 
@@ -72,21 +78,6 @@ async function redisReady(redis: Redis, timeoutMs: number): Promise<boolean> {
   if (redis.status === 'ready') return true;
   const ready = new Promise<true>((resolve) => redis.once('ready', () => resolve(true)));
   return withTimeout(ready, timeoutMs).catch(() => false);
-}
-
-async function check(
-  name: string,
-  probe: () => Promise<unknown>,
-  checks: Record<string, string>,
-) {
-  try {
-    await withTimeout(probe(), READY_CHECK_TIMEOUT_MS);
-    checks[name] = 'ok';
-    return true;
-  } catch (error) {
-    checks[name] = errorFacts(error).code ?? 'unreachable';
-    return false;
-  }
 }
 
 /**
@@ -114,7 +105,11 @@ export async function startService(
 
   const producer = connectRedis(config.REDIS_URL, 'producer');
   const queue = openCreateQueue(config, producer);
-  queue.on('error', (error) => log.warn({ err: errorFacts(error) }, 'queue error'));
+  const deliveryQueue = openDeliveryQueue(config, producer);
+  for (const opened of [queue, deliveryQueue]) {
+    opened.on('error', (error) => log.warn({ err: errorFacts(error) }, 'queue error'));
+  }
+  const metrics = new ServiceMetrics([queue, deliveryQueue]);
 
   // Checked on every (re)connect: a Redis restarted with other settings is seen too.
   const warnings = ['Redis not reached yet: eviction policy and persistence unknown'];
@@ -130,43 +125,22 @@ export async function startService(
   if (producer.status === 'ready') firstCheck = checkDurability();
   if (await redisReady(producer, REDIS_START_WAIT_MS)) await firstCheck;
 
-  const readiness = async () => {
-    const checks: Record<string, string> = {};
-    const redisOk = await check('redis', () => producer.ping(), checks);
-    const postgresOk = await check('postgres', () => db.raw('select 1'), checks);
-    const migrated =
-      postgresOk &&
-      (await check(
-        'migrations',
-        async () => {
-          if (!(await migrationsApplied(db)))
-            throw Object.assign(new Error(), { code: 'pending' });
-        },
-        checks,
-      ));
-    if (warnings.length > 0) checks.warnings = warnings.join('; ');
-    return { ready: redisOk && postgresOk && migrated, checks };
-  };
-
   let worker: RunningWorker | undefined;
   let deliveryWorker: RunningDeliveryWorker | undefined;
-  let deliveryQueue: DeliveryQueue | undefined;
+  const workerReadiness: WorkerReadiness[] = [];
   let workerConnection: Redis | undefined;
   let deliveryConnection: Redis | undefined;
   if (parts.worker) {
     // One connection per worker: closing one worker disconnects its own.
     workerConnection = connectRedis(config.REDIS_URL, 'consumer');
     deliveryConnection = connectRedis(config.REDIS_URL, 'consumer');
-    deliveryQueue = openDeliveryQueue(config, producer);
-    deliveryQueue.on('error', (error) =>
-      log.warn({ err: errorFacts(error) }, 'queue error'),
-    );
     worker = startCreateWorker({
       config,
       db,
       log,
       connection: workerConnection,
       deliveryQueue,
+      metrics,
     });
     deliveryWorker = startDeliveryWorker({
       config,
@@ -175,8 +149,34 @@ export async function startService(
       connection: deliveryConnection,
       queue: deliveryQueue,
       lookupHost: options.lookupHost ?? systemLookup,
+      metrics,
     });
+    workerReadiness.push(
+      new WorkerReadiness({
+        worker: worker.worker,
+        connection: workerConnection,
+        queue,
+        concurrency: config.WORKER_CONCURRENCY,
+        running: worker.running,
+        progressTimeoutMs: config.WORKER_PROGRESS_TIMEOUT_MS,
+      }),
+      new WorkerReadiness({
+        worker: deliveryWorker.worker,
+        connection: deliveryConnection,
+        queue: deliveryQueue,
+        concurrency: config.WEBHOOK_CONCURRENCY,
+        running: deliveryWorker.running,
+        progressTimeoutMs: config.WORKER_PROGRESS_TIMEOUT_MS,
+      }),
+    );
   }
+
+  const readiness = serviceReadiness({
+    redis: producer,
+    db,
+    warnings,
+    workers: workerReadiness,
+  });
 
   let app: FastifyInstance | undefined;
   let events: QueueEventReader | undefined;
@@ -204,9 +204,16 @@ export async function startService(
       limiter,
       db,
       readiness,
+      metrics,
+      boardQueues: [queue, deliveryQueue],
       queueConnected: () => producer.status === 'ready',
     });
   }
+
+  const healthApp =
+    parts.worker && !parts.ingress && config.WORKER_HEALTH_PORT !== 0
+      ? buildHealthServer(log, { readiness, metrics })
+      : undefined;
 
   const stop = async () => {
     // The whole stop fits in the grace period (../shared/DESIGN.md section 4): each
@@ -221,14 +228,15 @@ export async function startService(
     // Together: held sync requests get their results while the workers drain.
     await Promise.all([
       within(app?.close()),
+      within(healthApp?.close(), 1_000),
       worker?.close(left()),
       deliveryWorker?.close(left()),
     ]);
     waiter?.close();
     events?.close();
     await Promise.all([
-      within(queue.close(), 1_000),
-      within(deliveryQueue?.close(), 1_000),
+      closeQueue(queue, Math.min(1_000, left())),
+      closeQueue(deliveryQueue, Math.min(1_000, left())),
     ]);
     producer.disconnect();
     workerConnection?.disconnect();
@@ -243,6 +251,9 @@ export async function startService(
     queue,
     deliveryQueue,
     app,
+    healthApp,
+    metrics,
+    readiness,
     worker,
     deliveryWorker,
     warnings,

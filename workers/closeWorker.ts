@@ -49,6 +49,9 @@ async function settledWithin(
   }
 }
 
+/** How long a close waits for a new worker's blocking connection to finish connecting. */
+const READY_WAIT_MS = 1_000;
+
 export interface CloseWorkerOptions {
   graceMs: number;
   log: Logger;
@@ -65,10 +68,16 @@ export interface CloseWorkerOptions {
  * connected, and cut off when the grace runs out.
  */
 export async function closeWorker(
-  worker: Pick<Worker, 'close' | 'name'>,
+  worker: Pick<Worker, 'close' | 'name' | 'waitUntilReady'>,
   { graceMs, log, attempts, connection }: CloseWorkerOptions,
 ): Promise<void> {
   const deadline = Date.now() + graceMs;
+  // BullMQ 5.81 re-emits a failed first connect of the blocking connection as an
+  // `error` after close dropped its listeners: an unhandled rejection when a worker is
+  // closed just after it was made. With Redis up, that connect is let finish first.
+  if (connection.status === 'ready') {
+    await settledWithin(worker.waitUntilReady(), Math.min(READY_WAIT_MS, graceMs));
+  }
   const closing = worker.close();
   closing.catch((error: unknown) =>
     log.warn(

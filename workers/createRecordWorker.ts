@@ -1,12 +1,14 @@
-import { Worker, type Job } from 'bullmq';
+import { MetricsTime, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config.ts';
 import { deleteExpiredIdempotencyKeys } from '../src/db/deleteExpiredIdempotencyKeys.ts';
 import { deleteExpiredResults } from '../src/db/deleteExpiredResults.ts';
-import { classifyJobError } from '../src/errors.ts';
+import { classifyJobError, TransientError } from '../src/errors.ts';
 import { errorFacts } from '../src/log.ts';
+import { answerText } from '../src/metrics/labels.ts';
+import type { ServiceMetrics } from '../src/metrics/serviceMetrics.ts';
 import { processCall } from '../src/processCall.ts';
 import {
   CREATE_QUEUE,
@@ -20,7 +22,6 @@ import { closeWorker, RunningAttempts } from './closeWorker.ts';
 type CreateJob = Job<CallJobData, CallJobResult, typeof CREATE_JOB>;
 
 const RESULT_CLEANUP_INTERVAL_MS = 60 * 60 * 1000;
-const OUTCOME = /<(?:success|error)>([^<]*)</;
 
 export interface CreateWorkerDeps {
   config: Config;
@@ -29,11 +30,19 @@ export interface CreateWorkerDeps {
   connection: Redis;
   /** Where a stored result's webhook is queued. */
   deliveryQueue: DeliveryQueue;
+  metrics: ServiceMetrics;
 }
 
 export interface RunningWorker {
   worker: Worker<CallJobData, CallJobResult, typeof CREATE_JOB>;
+  /** Attempts this process is running now. */
+  running: () => number;
   close: (graceMs: number) => Promise<void>;
+}
+
+/** How many attempts BullMQ gives the job in all. */
+function attemptsOf(job: CreateJob): number {
+  return job.opts.attempts ?? 1;
 }
 
 /** Deletes results and idempotency keys past their retention. */
@@ -59,10 +68,11 @@ export async function deleteExpired({
  * queues it.
  */
 export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
-  const { config, db, log } = deps;
+  const { config, db, log, metrics } = deps;
 
   async function runJob(job: CreateJob): Promise<CallJobResult> {
     const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     const jobLog = log.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
 
     try {
@@ -75,9 +85,12 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
       if (processed.deliveryPending) {
         await enqueueDelivery(deps.deliveryQueue, config, job.id as string);
       }
+      const text = answerText(processed.resultXml);
+      if (processed.firstAttempt) metrics.countAnswer(text);
+      metrics.observeJob(CREATE_QUEUE, 'completed', seconds());
       jobLog.info(
         {
-          outcome: OUTCOME.exec(processed.resultXml)?.[1],
+          outcome: text,
           firstAttempt: processed.firstAttempt,
           deliveryPending: processed.deliveryPending,
           durationMs: Math.round(performance.now() - started),
@@ -87,10 +100,13 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
       return processed.resultXml;
     } catch (error) {
       const classified = classifyJobError(error);
+      const retry =
+        classified instanceof TransientError && job.attemptsMade + 1 < attemptsOf(job);
+      metrics.observeJob(CREATE_QUEUE, retry ? 'retry' : 'failed', seconds());
       jobLog.warn(
         {
           err: errorFacts(error),
-          retry: classified.name === 'TransientError',
+          retry,
           durationMs: Math.round(performance.now() - started),
         },
         'job attempt failed',
@@ -111,6 +127,8 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
       lockDuration: config.WORKER_LOCK_MS,
       stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
+      // Feeds the completed and failed totals of BullMQ's own Prometheus export.
+      metrics: { maxDataPoints: MetricsTime.ONE_HOUR },
     },
   );
 
@@ -137,6 +155,7 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
 
   return {
     worker,
+    running: () => attempts.size,
     close: async (graceMs) => {
       clearInterval(cleanup);
       await closeWorker(worker, { graceMs, log, attempts, connection: deps.connection });

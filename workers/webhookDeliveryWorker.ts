@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import { MetricsTime, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
@@ -8,6 +8,8 @@ import { finishDelivery } from '../src/db/finishDelivery.ts';
 import { deliverWebhook, type AttemptReport } from '../src/deliverWebhook.ts';
 import { classifyJobError, RetryLaterError, TransientError } from '../src/errors.ts';
 import { errorFacts } from '../src/log.ts';
+import { webhookOutcome } from '../src/metrics/labels.ts';
+import type { AttemptEnd, ServiceMetrics } from '../src/metrics/serviceMetrics.ts';
 import { DELIVERY_REASONS } from '../src/messages.ts';
 import {
   DELIVERY_QUEUE,
@@ -31,10 +33,13 @@ export interface DeliveryWorkerDeps {
   queue: DeliveryQueue;
   /** Resolves callback hosts; the machine's resolver unless a test injects its own. */
   lookupHost: HostLookup;
+  metrics: ServiceMetrics;
 }
 
 export interface RunningDeliveryWorker {
   worker: Worker<DeliveryJobData, void, typeof DELIVERY_JOB>;
+  /** Attempts this process is running now. */
+  running: () => number;
   close: (graceMs: number) => Promise<void>;
 }
 
@@ -97,13 +102,36 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): RunningDeliveryWo
     const jobLog = log.child({ jobId: job.data.jobId, attempt: job.attemptsMade + 1 });
     const report = await attempt(job, jobLog);
     jobLog.info(reportFields(report), 'delivery attempt');
+
+    const outcome = webhookOutcome(report);
+    if (outcome !== undefined) deps.metrics.countWebhookAttempt(outcome);
     if (report.retryDelayMs !== undefined) throw new RetryLaterError(report.retryDelayMs);
+  }
+
+  /** Times every run, by how it ended: done, to run again later, or failed for good. */
+  async function timedRun(job: DeliveryJob): Promise<void> {
+    const started = performance.now();
+    const observe = (outcome: AttemptEnd) =>
+      deps.metrics.observeJob(
+        DELIVERY_QUEUE,
+        outcome,
+        (performance.now() - started) / 1000,
+      );
+    try {
+      await runJob(job);
+      observe('completed');
+    } catch (error) {
+      const retries = error instanceof RetryLaterError || error instanceof TransientError;
+      const left = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+      observe(retries && left ? 'retry' : 'failed');
+      throw error;
+    }
   }
 
   const attempts = new RunningAttempts();
   const worker = new Worker<DeliveryJobData, void, typeof DELIVERY_JOB>(
     DELIVERY_QUEUE,
-    attempts.track(runJob),
+    attempts.track(timedRun),
     {
       connection: deps.connection,
       prefix: config.QUEUE_PREFIX,
@@ -111,6 +139,8 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): RunningDeliveryWo
       lockDuration: config.WORKER_LOCK_MS,
       stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
       maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
+      // Feeds the completed and failed totals of BullMQ's own Prometheus export.
+      metrics: { maxDataPoints: MetricsTime.ONE_HOUR },
       settings: {
         // A transient fault (database down) waits the schedule's step for its attempt.
         backoffStrategy: (attemptsMade, _type, error) =>
@@ -136,6 +166,7 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): RunningDeliveryWo
 
   return {
     worker,
+    running: () => attempts.size,
     close: async (graceMs) => {
       clearInterval(sweep);
       await closeWorker(worker, { graceMs, log, attempts, connection: deps.connection });

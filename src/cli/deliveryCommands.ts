@@ -1,5 +1,5 @@
 import { loadConfig } from '../config.ts';
-import { connectRedis, openDeliveryQueue } from '../queue.ts';
+import { closeQueue, connectRedis, openDeliveryQueue } from '../queue.ts';
 import { DeliveryNotFailedError, resendDelivery } from '../resendDelivery.ts';
 import { withTimeout } from '../timeout.ts';
 import { expectPositionals, parseCommandArgs, type Command } from './args.ts';
@@ -41,10 +41,7 @@ when the job has no failed delivery. Uses DATABASE_URL, REDIS_URL and QUEUE_PREF
       }
       throw error;
     } finally {
-      // BullMQ 5 raises an unhandled 'Connection is closed' when a queue is closed
-      // before its first connect finished (the refusal path never used it).
-      await withTimeout(queue.waitUntilReady(), 1_000).catch(() => undefined);
-      await withTimeout(queue.close(), 1_000).catch(() => undefined);
+      await closeQueue(queue, 1_000);
       connection.disconnect();
     }
     console.log(`delivery of job ${jobId} queued again`);

@@ -6,11 +6,15 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import type { Queue } from 'bullmq';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { classifyJobError, TransientError } from '../errors.ts';
+import { registerOperationsRoutes } from '../health/operationsRoutes.ts';
+import type { Readiness } from '../health/readiness.ts';
 import { errorFacts } from '../log.ts';
+import type { ServiceMetrics } from '../metrics/serviceMetrics.ts';
 import { formatServiceError, SERVICE_ERRORS, type ServiceError } from '../messages.ts';
 import { CREATE_JOB, createJobOptions, type CreateQueue } from '../queue.ts';
 import type { CallJobData, DeliveryStatus, HttpMethod, JobState } from '../types.ts';
@@ -21,9 +25,12 @@ import { findDeliveryStatus } from '../db/findDeliveryStatus.ts';
 import { callFingerprint, callerKey, readIdempotencyKey } from './idempotency.ts';
 import { isJobId, readJobStatus, type JobStatus } from './jobStatus.ts';
 import { answerClientError } from './clientErrors.ts';
+import { OPENAPI_PATH, openApiDocument } from './openapi.ts';
+import { registerQueueBoard } from './queueBoard.ts';
 import { readCall, RequestError } from './readCall.ts';
 import type { RateLimiter } from './rateLimit.ts';
 import type { ResultWaiter } from './resultWaiter.ts';
+import { recordRoutes } from './routeList.ts';
 import { withTimeout } from '../timeout.ts';
 
 export const CREATE_PATHS = [
@@ -56,7 +63,10 @@ export interface IngressDeps {
   queueConnected: () => boolean;
   db: Knex;
   /** Answers readiness: Redis and Postgres reachable, migrations applied. */
-  readiness: () => Promise<{ ready: boolean; checks: Record<string, string> }>;
+  readiness: Readiness;
+  metrics: ServiceMetrics;
+  /** The queues the dashboard shows, when BOARD_USERNAME and BOARD_PASSWORD are set. */
+  boardQueues: Queue[];
 }
 
 declare module 'fastify' {
@@ -258,6 +268,7 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
       return sendServiceError(reply, SERVICE_ERRORS.badRequest);
     },
   });
+  recordRoutes(app);
 
   await registerBodyParsers(app, config.MAX_PARAMS);
 
@@ -268,16 +279,19 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
   });
 
   app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
     const fields = {
       jobId: request.jobId,
       method: request.method,
-      route: request.routeOptions.url ?? 'unmatched',
+      route,
       status: reply.statusCode,
       outcome: request.outcome,
       durationMs: Math.round(reply.elapsedTime),
     };
     if (reply.statusCode >= 500) request.log.error(fields, 'request');
     else request.log.info(fields, 'request');
+    const outcome = request.outcome ?? 'none';
+    deps.metrics.countRequest(route, reply.statusCode, outcome, reply.elapsedTime / 1000);
   });
 
   app.setErrorHandler((error, request, reply) => {
@@ -428,11 +442,20 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
     app.route({ method: 'GET', url, exposeHeadRoute: false, handler: answerStatus });
   }
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const { ready, checks } = await deps.readiness();
-    return reply.code(ready ? 200 : 503).send({ ready, checks });
-  });
+  registerOperationsRoutes(app, deps);
+
+  const { BOARD_USERNAME: username, BOARD_PASSWORD: password } = config;
+  const board = username !== undefined && password !== undefined;
+  if (board) {
+    await registerQueueBoard(app, {
+      queues: deps.boardQueues,
+      credentials: { username, password },
+      readOnly: config.BOARD_READ_ONLY,
+    });
+  }
+
+  const document = openApiDocument({ board });
+  app.get(OPENAPI_PATH, { exposeHeadRoute: false }, async () => document);
 
   return app;
 }

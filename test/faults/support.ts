@@ -533,7 +533,8 @@ export class Scenario {
   /**
    * The service's configuration for this scenario: its database, prefix and the
    * shared Redis unless overridden, short locks so a dead worker's jobs come back
-   * in seconds, and logs at info (the suite reads the `job` lines).
+   * in seconds, no worker health server, and logs at info (the suite reads the
+   * `job` lines).
    */
   environment(overrides: Record<string, string> = {}): Record<string, string> {
     return {
@@ -549,6 +550,8 @@ export class Scenario {
       JOB_BACKOFF_MS: '200',
       RESULT_POLL_MS: '200',
       SHUTDOWN_GRACE_MS: '5000',
+      // Several workers run on this machine at once: none takes the fixed health port.
+      WORKER_HEALTH_PORT: '0',
       ...overrides,
     };
   }
