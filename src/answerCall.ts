@@ -2,16 +2,20 @@ import type { Knex } from 'knex';
 import { findScopeSettings } from './db/findScopeSettings.ts';
 import { findUserById, findUserByUsername } from './db/findUser.ts';
 import { insertRecord } from './db/insertRecord.ts';
-import { hashMatches, computeHash, type CallBytes } from './hash.ts';
+import {
+  fieldText,
+  hasSecret,
+  mayActFor,
+  mayCallApi,
+  queuedToBytes,
+  scopeOf,
+  storableText,
+  targetId,
+} from './callRules.ts';
+import { hashMatches, computeHash } from './hash.ts';
 import { MOR, type MorText } from './messages.ts';
-import type {
-  CallParamName,
-  HttpMethod,
-  QueuedParams,
-  ScopeSettings,
-  User,
-} from './types.ts';
-import { validateRecordFields, type FieldText } from './validate.ts';
+import type { HttpMethod, QueuedParams, User } from './types.ts';
+import { validateRecordFields } from './validate.ts';
 
 /**
  * MOR's order of checks for `phonebook_record_create` (../shared/DESIGN.md section 2):
@@ -25,80 +29,6 @@ export interface CallAnswer {
   caller: User | undefined;
   /** The call got past rows 1 to 5 (caller, API rights, GET, secret, hash). */
   hashPassed: boolean;
-}
-
-const MAX_BIGINT = 2n ** 63n - 1n;
-const ASCII_DIGITS = /^[0-9]+$/;
-const BLANK = /^\s*$/;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-export function queuedToBytes(params: QueuedParams): CallBytes {
-  const bytes: CallBytes = {};
-  for (const [name, value] of Object.entries(params)) {
-    bytes[name as CallParamName] =
-      typeof value === 'string'
-        ? Buffer.from(value, 'utf8')
-        : Buffer.from(value.invalidUtf8, 'base64');
-  }
-  return bytes;
-}
-
-function decodeStrict(value: Buffer): string | undefined {
-  try {
-    return strictUtf8.decode(value);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Text that Postgres can hold (valid UTF-8, no NUL), or undefined. */
-function storableText(value: Buffer | undefined): string | undefined {
-  if (value === undefined || value.includes(0)) return undefined;
-  return decodeStrict(value);
-}
-
-/** A missing field counts as empty; invalid UTF-8 is decoded leniently and flagged. */
-function fieldText(value: Buffer | undefined): FieldText {
-  if (value === undefined) return { text: '', validUtf8: true };
-  const text = decodeStrict(value);
-  return text === undefined
-    ? { text: value.toString('utf8'), validUtf8: false }
-    : { text, validUtf8: true };
-}
-
-/** Admin and accountants use the global scope, a reseller its own, a user its owner's. */
-export function scopeOf(caller: User): bigint {
-  if (caller.usertype === 'reseller') return caller.id;
-  if (caller.usertype === 'user') return caller.ownerId;
-  return 0n;
-}
-
-/** A secret of only whitespace is no secret (MOR's `API must have Secret Key`). */
-export function hasSecret(scope: ScopeSettings): boolean {
-  return !BLANK.test(scope.apiSecretKey);
-}
-
-/** An all-digit `user_id` names a user by its integer value; anything else names none. */
-function targetId(value: Buffer | undefined): bigint | undefined {
-  const text = value?.toString('latin1') ?? '';
-  if (!ASCII_DIGITS.test(text)) return undefined;
-  const id = BigInt(text);
-  return id <= MAX_BIGINT ? id : undefined;
-}
-
-/** Who may act for whom: admin for anyone but accountants, reseller for itself and its users. */
-function mayActFor(caller: User, target: User): boolean {
-  switch (caller.usertype) {
-    case 'admin':
-      return target.usertype !== 'accountant';
-    case 'reseller':
-      return (
-        target.id === caller.id ||
-        (target.ownerId === caller.id && target.usertype === 'user')
-      );
-    default:
-      return target.id === caller.id;
-  }
 }
 
 async function findTarget(
@@ -150,9 +80,7 @@ export async function answerCall(
     hashPassed: true,
   });
 
-  if (!['admin', 'reseller', 'user'].includes(caller.usertype)) {
-    return answerError(MOR.accessDenied);
-  }
+  if (!mayCallApi(caller)) return answerError(MOR.accessDenied);
 
   const target = await findTarget(trx, caller, call.user_id);
   if (target === undefined) return answerError(MOR.userNotFound);

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
-import { answerCall, scopeOf, type CallAnswer } from './answerCall.ts';
+import { answerCall, type CallAnswer } from './answerCall.ts';
+import { scopeOf } from './callRules.ts';
 import { findDelivery } from './db/findDelivery.ts';
 import { findResult } from './db/findResult.ts';
 import { insertDelivery, type NewDelivery } from './db/insertDelivery.ts';
