@@ -122,3 +122,28 @@ export function chartSvg(reports: ScenarioReport[], caption: string): string {
     '',
   ].join('\n');
 }
+
+interface MeasuredRun {
+  facts?: { loadAverage: number; cpuMsPerCall: Record<string, number> };
+}
+
+/**
+ * CPU time per call of every measured run, by process: where the machine's two
+ * cores went. Postgres counts the backends serving the run's database.
+ */
+export function formatCpu(reports: ScenarioReport[]): string {
+  const lines: string[] = [];
+  for (const report of reports) {
+    for (const [run, value] of Object.entries(report.details)) {
+      const facts = (value as MeasuredRun | undefined)?.facts;
+      if (facts === undefined) continue;
+      const parts = Object.entries(facts.cpuMsPerCall);
+      const total = parts.reduce((sum, [, ms]) => sum + ms, 0);
+      const each = parts.map(([part, ms]) => `${part} ${ms.toFixed(2)}`).join(', ');
+      lines.push(
+        `${report.name} ${run}: ${total.toFixed(2)} ms (${each}); load average ${facts.loadAverage}`,
+      );
+    }
+  }
+  return lines.join('\n');
+}

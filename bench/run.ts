@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { CREATE_PATH, equivalenceBodies, FORM_TYPE } from './calls.ts';
 import { readOptions, type BenchOptions } from './options.ts';
 import { loadAverage, REPO_ROOT, stopAll } from './processes.ts';
-import { chartSvg, formatTable } from './report.ts';
+import { chartSvg, formatCpu, formatTable } from './report.ts';
 import { backlog, endToEnd, ingest, sync, type ScenarioReport } from './scenarios.ts';
 import {
   startReference,
@@ -126,6 +126,7 @@ async function main(): Promise<void> {
   await writeFile(path.join(RESULTS_DIR, 'throughput.svg'), chartSvg(reports, caption));
 
   console.log(table);
+  console.log(`\nCPU time per call, by process (ms):\n${formatCpu(reports)}`);
   console.log(
     `\nload average ${facts.loadAverageAtStart} at start, ${summary.machine.loadAverageAtEnd} at end; ` +
       `written to bench/results/latest.json and bench/results/throughput.svg`,

@@ -53,6 +53,15 @@ function tuningFromEnvironment(): Record<string, string> {
   );
 }
 
+/**
+ * With BENCH_PROFILE_DIR set, the service's processes write V8 CPU profiles there
+ * when they exit (`node --cpu-prof`), one file per process, to open in Chrome DevTools.
+ */
+function profiling(): string[] {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
 export function uniqueName(kind: string): string {
   return `${kind}_${process.pid}_${randomBytes(3).toString('hex')}`;
 }
@@ -176,7 +185,11 @@ export async function startService(
   started.add(system);
 
   try {
-    const ingress = nodeChild('ingress', ['src/main.ts', '--ingress'], env);
+    const ingress = nodeChild(
+      'ingress',
+      [...profiling(), 'src/main.ts', '--ingress'],
+      env,
+    );
     processes.set('ingress', ingress);
     if (start.worker ?? true) await startWorker(system, env);
     await waitForHttp(system.baseUrl, '/readyz', ingress);
@@ -192,7 +205,7 @@ async function startWorker(
   system: RunningSystem,
   env: Record<string, string>,
 ): Promise<void> {
-  const worker = nodeChild('worker', ['src/main.ts', '--worker'], env);
+  const worker = nodeChild('worker', [...profiling(), 'src/main.ts', '--worker'], env);
   system.processes.set('worker', worker);
   await waitUntil(
     'the worker to take jobs',

@@ -1,26 +1,24 @@
-import type { Knex } from 'knex';
-import { findScopeSettings } from './db/findScopeSettings.ts';
-import { findUserById, findUserByUsername } from './db/findUser.ts';
-import { insertRecord } from './db/insertRecord.ts';
 import {
   fieldText,
   hasSecret,
   mayActFor,
   mayCallApi,
-  queuedToBytes,
   scopeOf,
   storableText,
   targetId,
 } from './callRules.ts';
-import { hashMatches, computeHash } from './hash.ts';
+import type { CallFacts, CallFactsQuery } from './db/findCallFacts.ts';
+import { callerSettingsFromRows } from './db/findScopeSettings.ts';
+import { computeHash, hashMatches, type CallBytes } from './hash.ts';
 import { MOR, type MorText } from './messages.ts';
-import type { HttpMethod, QueuedParams, User } from './types.ts';
+import type { HttpMethod, NewRecord, User } from './types.ts';
 import { validateRecordFields } from './validate.ts';
 
 /**
  * MOR's order of checks for `phonebook_record_create` (../shared/DESIGN.md section 2):
- * the first check that fails answers. Runs inside the job's transaction, so the record
- * it may insert commits together with the stored result.
+ * the first check that fails answers. The facts it reads (caller, target, settings)
+ * are read in one query just before (findCallFacts); the last check, uniqueness, is
+ * the database's when the record is stored (storeResult).
  */
 
 export interface CallAnswer {
@@ -29,38 +27,37 @@ export interface CallAnswer {
   caller: User | undefined;
   /** The call got past rows 1 to 5 (caller, API rights, GET, secret, hash). */
   hashPassed: boolean;
+  /** The record to store, when the call passed every check but uniqueness. */
+  record: NewRecord | undefined;
 }
 
-async function findTarget(
-  trx: Knex.Transaction,
-  caller: User,
-  userId: Buffer | undefined,
-): Promise<User | undefined> {
-  const id = targetId(userId);
-  if (id === undefined) return undefined;
-
-  const target = await findUserById(trx, id);
-  return target !== undefined && mayActFor(caller, target) ? target : undefined;
+/** What to look up for a call: its caller's username and its target's id. */
+export function factsQueryOf(
+  call: CallBytes,
+): Pick<CallFactsQuery, 'username' | 'targetId'> {
+  return {
+    username: storableText(call.u) || undefined,
+    targetId: targetId(call.user_id),
+  };
 }
 
-export async function answerCall(
-  trx: Knex.Transaction,
+export function answerCall(
   method: HttpMethod,
-  params: QueuedParams,
-): Promise<CallAnswer> {
-  const call = queuedToBytes(params);
+  call: CallBytes,
+  facts: CallFacts,
+): CallAnswer {
   const refuse = (answer: MorText, caller?: User): CallAnswer => ({
     answer,
     success: false,
     caller,
     hashPassed: false,
+    record: undefined,
   });
 
-  const username = storableText(call.u);
-  const caller = username ? await findUserByUsername(trx, username) : undefined;
+  const { caller } = facts;
   if (caller === undefined) return refuse(MOR.accessDenied);
 
-  const settings = await findScopeSettings(trx, scopeOf(caller));
+  const settings = callerSettingsFromRows(facts.settings, scopeOf(caller));
   const { scope } = settings;
   if (!scope.allowApi) return refuse(MOR.apiDisabled, caller);
   if (method === 'GET' && !settings.allowGetApi) return refuse(MOR.getDisabled, caller);
@@ -78,12 +75,15 @@ export async function answerCall(
     success: false,
     caller,
     hashPassed: true,
+    record: undefined,
   });
 
   if (!mayCallApi(caller)) return answerError(MOR.accessDenied);
 
-  const target = await findTarget(trx, caller, call.user_id);
-  if (target === undefined) return answerError(MOR.userNotFound);
+  const { target } = facts;
+  if (target === undefined || !mayActFor(caller, target)) {
+    return answerError(MOR.userNotFound);
+  }
 
   const fields = {
     name: fieldText(call.name),
@@ -93,13 +93,16 @@ export async function answerCall(
   const invalid = validateRecordFields(fields);
   if (invalid !== undefined) return answerError(invalid);
 
-  const inserted = await insertRecord(trx, {
-    userId: target.id,
-    name: fields.name.text,
-    number: fields.number.text,
-    speeddial: fields.speeddial.text,
-  });
-  if (inserted === 'taken') return answerError(MOR.speeddialTaken);
-
-  return { answer: MOR.recordAdded, success: true, caller, hashPassed: true };
+  return {
+    answer: MOR.recordAdded,
+    success: true,
+    caller,
+    hashPassed: true,
+    record: {
+      userId: target.id,
+      name: fields.name.text,
+      number: fields.number.text,
+      speeddial: fields.speeddial.text,
+    },
+  };
 }

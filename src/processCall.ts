@@ -1,21 +1,13 @@
 import type { Knex } from 'knex';
-import { answerCall, type CallAnswer } from './answerCall.ts';
-import { scopeOf } from './callRules.ts';
+import { answerCall, factsQueryOf, type CallAnswer } from './answerCall.ts';
+import { queuedToBytes, scopeOf } from './callRules.ts';
+import { findCallFacts } from './db/findCallFacts.ts';
 import { findDelivery } from './db/findDelivery.ts';
 import { findResult } from './db/findResult.ts';
-import { insertDelivery, type NewDelivery } from './db/insertDelivery.ts';
-import { insertResult } from './db/insertResult.ts';
-import { DELIVERY_REASONS } from './messages.ts';
+import { isResultConflict, storeResult, type NewDelivery } from './db/storeResult.ts';
+import { DELIVERY_REASONS, MOR } from './messages.ts';
 import { morXml } from './xml.ts';
-import type { CallJobData, QueuedValue, StoredResult } from './types.ts';
-
-/** Thrown inside the transaction when another attempt of the same job stored first. */
-class ResultExistsError extends Error {
-  constructor() {
-    super('a result for this job is stored already');
-    this.name = 'ResultExistsError';
-  }
-}
+import type { CallJobData, QueuedValue } from './types.ts';
 
 export interface ProcessedCall {
   resultXml: string;
@@ -46,8 +38,12 @@ function newDelivery(
 }
 
 /** A result an earlier attempt stored, and whether its delivery is still owed. */
-async function storedCall(db: Knex, stored: StoredResult): Promise<ProcessedCall> {
-  const delivery = await findDelivery(db, stored.jobId);
+async function storedCall(
+  db: Knex,
+  jobId: string,
+  stored: { success: boolean; resultXml: string },
+): Promise<ProcessedCall> {
+  const delivery = await findDelivery(db, jobId);
   return {
     resultXml: stored.resultXml,
     success: stored.success,
@@ -57,10 +53,13 @@ async function storedCall(db: Knex, stored: StoredResult): Promise<ProcessedCall
 }
 
 /**
- * Runs one attempt of a job. The record, the result and the delivery row commit in one
- * transaction keyed by job id, so the effect happens once however often BullMQ runs
- * the job (../shared/DESIGN.md section 4): a later attempt finds the stored result and
- * returns it, and two attempts racing each other leave one record and one result.
+ * Runs one attempt of a job in one transaction of two statements (issue 7): one reads
+ * every fact the check order needs, the other stores the record, the result and the
+ * delivery row together, keyed by job id, so the effect happens once however often
+ * BullMQ runs the job (../shared/DESIGN.md section 4): a later attempt finds the
+ * stored result and returns it, and two attempts racing each other leave one record
+ * and one result. The transaction is committed by this process, never by the server
+ * alone: a worker that lost its connection mid-job leaves nothing behind.
  */
 export async function processCall(
   db: Knex,
@@ -68,33 +67,39 @@ export async function processCall(
   data: CallJobData,
   retentionHours: number,
 ): Promise<ProcessedCall> {
+  const call = queuedToBytes(data.params);
   try {
     return await db.transaction(async (trx) => {
-      const stored = await findResult(trx, jobId, retentionHours);
-      if (stored !== undefined) return storedCall(trx, stored);
-
-      const call = await answerCall(trx, data.method, data.params);
-      const resultXml = morXml(call.answer, call.success);
-      const inserted = await insertResult(trx, {
+      const facts = await findCallFacts(trx, {
         jobId,
-        callerUserId: call.caller?.id,
-        success: call.success,
-        resultXml,
-        acceptedAt: new Date(data.acceptedAtMs),
+        retentionHours,
+        ...factsQueryOf(call),
       });
-      if (!inserted) throw new ResultExistsError();
+      if (facts.stored !== undefined) return storedCall(trx, jobId, facts.stored);
 
-      const delivery = newDelivery(jobId, data.params.callback_url, call);
-      if (delivery !== undefined) await insertDelivery(trx, delivery);
-
-      const deliveryPending = delivery?.state === 'pending';
-      return { resultXml, success: call.success, firstAttempt: true, deliveryPending };
+      const answer = answerCall(data.method, call, facts);
+      const delivery = newDelivery(jobId, data.params.callback_url, answer);
+      const stored = await storeResult(trx, {
+        jobId,
+        callerUserId: answer.caller?.id,
+        acceptedAt: new Date(data.acceptedAtMs),
+        record: answer.record,
+        success: answer.success,
+        resultXml: morXml(answer.answer, answer.success),
+        takenXml: morXml(MOR.speeddialTaken),
+        delivery,
+      });
+      return {
+        ...stored,
+        firstAttempt: true,
+        deliveryPending: delivery?.state === 'pending',
+      };
     });
   } catch (error) {
-    if (!(error instanceof ResultExistsError)) throw error;
+    if (!isResultConflict(error)) throw error;
 
     const stored = await findResult(db, jobId, retentionHours);
     if (stored === undefined) throw new Error('stored result vanished after a conflict');
-    return storedCall(db, stored);
+    return storedCall(db, jobId, stored);
   }
 }
