@@ -69,9 +69,15 @@ export async function backendPids(db: Knex, name: string): Promise<number[]> {
   return rows.map((row) => row.pid);
 }
 
-export async function postgresVersion(db: Knex): Promise<string> {
-  const { rows } = await db.raw<{ rows: { server_version: string }[] }>(
-    'show server_version',
-  );
-  return rows[0]?.server_version ?? 'unknown';
+/** The Postgres server's version string (`select version()`). */
+export async function postgresVersion(): Promise<string> {
+  assertLoopback(ADMIN_URL);
+  const client = new pg.Client({ connectionString: ADMIN_URL });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ version: string }>('select version()');
+    return rows[0]?.version ?? 'unknown';
+  } finally {
+    await client.end();
+  }
 }

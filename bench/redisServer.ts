@@ -71,6 +71,37 @@ export class BenchRedis {
     return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? 0);
   }
 
+  /** The numeric fields of INFO memory that say where `used_memory` went. */
+  async memoryBreakdown(): Promise<Record<string, number>> {
+    const info = await this.client.info('memory');
+    const fields = [
+      'used_memory',
+      'used_memory_dataset',
+      'used_memory_overhead',
+      'used_memory_scripts',
+      'mem_clients_normal',
+      'mem_aof_buffer',
+    ];
+    return Object.fromEntries(
+      fields.map((field) => [
+        field,
+        Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(info)?.[1] ?? 0),
+      ]),
+    );
+  }
+
+  /** Bytes each key takes (MEMORY USAGE), read with SCAN so Redis is never blocked. */
+  async keyUsage(): Promise<Record<string, number>> {
+    const usage: Record<string, number> = {};
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.client.scan(cursor, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) usage[key] = Number(await this.client.memory('USAGE', key));
+    } while (cursor !== '0');
+    return usage;
+  }
+
   async stop(): Promise<void> {
     this.client.disconnect();
     await this.child.stop(5_000);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { CREATE_PATH, equivalenceBodies, FORM_TYPE } from './calls.ts';
+import { postgresVersion } from './databases.ts';
 import { readOptions, type BenchOptions } from './options.ts';
 import { loadAverage, REPO_ROOT, stopAll } from './processes.ts';
 import { chartSvg, formatCpu, formatTable } from './report.ts';
@@ -23,7 +24,7 @@ import {
 
 const RESULTS_DIR = path.join(REPO_ROOT, 'bench', 'results');
 
-function machine(options: BenchOptions) {
+async function machine(options: BenchOptions) {
   const cpuModel =
     /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ??
     'unknown';
@@ -39,7 +40,7 @@ function machine(options: BenchOptions) {
     cpuModel,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     node: process.version,
-    postgres: version('psql', ['--version']),
+    postgres: await postgresVersion(),
     redis: version('redis-server', ['--version']),
     quick: options.quick,
   };
@@ -99,7 +100,7 @@ async function runScenarios(options: BenchOptions): Promise<ScenarioReport[]> {
 async function main(): Promise<void> {
   const options = readOptions();
   const startedAt = new Date();
-  const facts = { ...machine(options), loadAverageAtStart: loadAverage() };
+  const facts = { ...(await machine(options)), loadAverageAtStart: loadAverage() };
   console.error(`[bench] ${JSON.stringify(facts)}`);
 
   await checkSameAnswers(options);

@@ -220,6 +220,7 @@ export async function ingest(options: BenchOptions): Promise<ScenarioReport> {
         unit: 'calls/s',
         service: ingressAlone.perSecond,
         reference: reference.perSecond,
+        target: ratioTarget('≥ 3x', ingressAlone.perSecond / reference.perSecond, 3),
       },
     ],
     chart: {
@@ -438,6 +439,10 @@ export async function backlog(
     await sleep(1_000);
 
     const redisStart = await system.redis!.usedMemory();
+    const redisAtStart = {
+      memory: await system.redis!.memoryBreakdown(),
+      keys: await system.redis!.keyUsage(),
+    };
     const rssStart = rssBytes(worker.pid);
     const sampler = new Sampler(
       async () => ({
@@ -495,6 +500,11 @@ export async function backlog(
         start: redisStart,
         peak: Math.max(redisStart, ...samples.map((s) => s.values.redisBytes ?? 0)),
         after: await system.redis!.usedMemory(),
+      },
+      redisAtStart,
+      redisAfter: {
+        memory: await system.redis!.memoryBreakdown(),
+        keys: await system.redis!.keyUsage(),
       },
       workerRss: {
         start: rssStart,
