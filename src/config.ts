@@ -79,8 +79,17 @@ const fields = z.object({
   /** Slow-client bounds: all headers within the first, the whole request within the second, in ms. */
   HEADERS_TIMEOUT_MS: integer(1_000, 600_000).default(10_000),
   REQUEST_TIMEOUT_MS: integer(1_000, 600_000).default(30_000),
-  /** Jobs one worker process runs at once. */
-  WORKER_CONCURRENCY: integer(1, 1_000).default(16),
+  /**
+   * Jobs one worker process runs at once. They are stored in batches (see
+   * WORKER_BATCH_MAX), so enough of them must run to fill two batches.
+   */
+  WORKER_CONCURRENCY: integer(1, 1_000).default(64),
+  /**
+   * Most of those jobs stored in one transaction. At most 32: each job is a
+   * subtransaction (two for a Global record), and past 64 of them Postgres slows
+   * every snapshot.
+   */
+  WORKER_BATCH_MAX: integer(1, 32).default(32),
   /**
    * A worker holds a lock on each active job for this long, renewing it at half the
    * time; a job whose lock lapsed (its worker died) is found by the stalled-job check

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { hasSecret } from './answerCall.ts';
+import { hasSecret } from './callRules.ts';
 import type { Config } from './config.ts';
 import { findDelivery } from './db/findDelivery.ts';
 import { findScopeSettings } from './db/findScopeSettings.ts';

@@ -1,20 +1,13 @@
 import type { Knex } from 'knex';
-import { answerCall, scopeOf, type CallAnswer } from './answerCall.ts';
+import { answerCall, factsQueryOf, type CallAnswer } from './answerCall.ts';
+import { queuedToBytes, scopeOf } from './callRules.ts';
+import { findCallFacts } from './db/findCallFacts.ts';
 import { findDelivery } from './db/findDelivery.ts';
 import { findResult } from './db/findResult.ts';
-import { insertDelivery, type NewDelivery } from './db/insertDelivery.ts';
-import { insertResult } from './db/insertResult.ts';
-import { DELIVERY_REASONS } from './messages.ts';
+import { storeResults, type NewDelivery, type NewResult } from './db/storeResults.ts';
+import { DELIVERY_REASONS, MOR } from './messages.ts';
 import { morXml } from './xml.ts';
-import type { CallJobData, QueuedValue, StoredResult } from './types.ts';
-
-/** Thrown inside the transaction when another attempt of the same job stored first. */
-class ResultExistsError extends Error {
-  constructor() {
-    super('a result for this job is stored already');
-    this.name = 'ResultExistsError';
-  }
-}
+import type { CallJobData, QueuedValue } from './types.ts';
 
 export interface ProcessedCall {
   resultXml: string;
@@ -23,6 +16,12 @@ export interface ProcessedCall {
   firstAttempt: boolean;
   /** A webhook of this result is owed: queue its delivery once the transaction committed. */
   deliveryPending: boolean;
+}
+
+/** One attempt of a job to run: its id and its data. */
+export interface CallJob {
+  jobId: string;
+  data: CallJobData;
 }
 
 /**
@@ -45,8 +44,12 @@ function newDelivery(
 }
 
 /** A result an earlier attempt stored, and whether its delivery is still owed. */
-async function storedCall(db: Knex, stored: StoredResult): Promise<ProcessedCall> {
-  const delivery = await findDelivery(db, stored.jobId);
+async function storedCall(
+  db: Knex,
+  jobId: string,
+  stored: { success: boolean; resultXml: string },
+): Promise<ProcessedCall> {
+  const delivery = await findDelivery(db, jobId);
   return {
     resultXml: stored.resultXml,
     success: stored.success,
@@ -55,45 +58,107 @@ async function storedCall(db: Knex, stored: StoredResult): Promise<ProcessedCall
   };
 }
 
+/** The result another attempt stored while this one was about to. */
+async function raceLost(
+  db: Knex,
+  jobId: string,
+  retentionHours: number,
+): Promise<ProcessedCall> {
+  const stored = await findResult(db, jobId, retentionHours);
+  if (stored === undefined) throw new Error('stored result vanished after a conflict');
+  return storedCall(db, jobId, stored);
+}
+
+/** The result to store for a call that has none yet. */
+function newResult({ jobId, data }: CallJob, answer: CallAnswer): NewResult {
+  return {
+    jobId,
+    callerUserId: answer.caller?.id,
+    acceptedAt: new Date(data.acceptedAtMs),
+    record: answer.record,
+    success: answer.success,
+    resultXml: morXml(answer.answer, answer.success),
+    delivery: newDelivery(jobId, data.params.callback_url, answer),
+  };
+}
+
 /**
- * Runs one attempt of a job. The record, the result and the delivery row commit in one
- * transaction keyed by job id, so the effect happens once however often BullMQ runs
- * the job (../shared/DESIGN.md section 4): a later attempt finds the stored result and
- * returns it, and two attempts racing each other leave one record and one result.
+ * Jobs that insert records go in speed dial then user order, so two transactions
+ * that insert the same speed dials wait for each other in one order, never in a
+ * circle; jobs without a record go first.
  */
+function lockOrder(a: NewResult, b: NewResult): number {
+  const key = (result: NewResult) =>
+    result.record === undefined
+      ? ''
+      : `${result.record.speeddial}\u0000${result.record.userId.toString().padStart(20, '0')}`;
+  return key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
+}
+
+/**
+ * Runs one attempt of each job, all in one transaction of two statements (issue 7):
+ * one reads every fact the check order needs for every call, the other stores each
+ * job's record, result and delivery row together, keyed by job id. The effect of a
+ * job happens once however often BullMQ runs it (../shared/DESIGN.md section 4): an
+ * attempt that finds a stored result returns it, and two attempts racing each other
+ * leave one record and one result. Any fault rolls the whole transaction back, and it
+ * is committed by this process, never by the server alone: a worker cut off mid-way
+ * leaves nothing behind. Answers come back in the order of the jobs.
+ */
+export async function processCalls(
+  db: Knex,
+  jobs: CallJob[],
+  retentionHours: number,
+): Promise<ProcessedCall[]> {
+  const calls = jobs.map((job) => queuedToBytes(job.data.params));
+  return db.transaction(async (trx) => {
+    const queries = jobs.map((job, index) => ({
+      jobId: job.jobId,
+      ...factsQueryOf(calls[index]!),
+    }));
+    const facts = await findCallFacts(trx, queries, retentionHours);
+
+    const answers = new Array<Promise<ProcessedCall> | ProcessedCall>(jobs.length);
+    const fresh: Array<{ index: number; result: NewResult }> = [];
+    jobs.forEach((job, index) => {
+      const found = facts[index]!;
+      if (found.stored !== undefined) {
+        answers[index] = storedCall(trx, job.jobId, found.stored);
+      } else {
+        const answer = answerCall(job.data.method, calls[index]!, found);
+        fresh.push({ index, result: newResult(job, answer) });
+      }
+    });
+
+    fresh.sort((a, b) => lockOrder(a.result, b.result));
+    const outcomes = await storeResults(
+      trx,
+      fresh.map(({ result }) => result),
+      morXml(MOR.speeddialTaken),
+    );
+    fresh.forEach(({ index, result }, position) => {
+      const outcome = outcomes[position];
+      answers[index] =
+        outcome?.kind === 'stored'
+          ? {
+              resultXml: outcome.resultXml,
+              success: outcome.success,
+              firstAttempt: true,
+              deliveryPending: result.delivery?.state === 'pending',
+            }
+          : raceLost(trx, result.jobId, retentionHours);
+    });
+    return Promise.all(answers);
+  });
+}
+
+/** Runs one attempt of one job (see processCalls). */
 export async function processCall(
   db: Knex,
   jobId: string,
   data: CallJobData,
   retentionHours: number,
 ): Promise<ProcessedCall> {
-  try {
-    return await db.transaction(async (trx) => {
-      const stored = await findResult(trx, jobId, retentionHours);
-      if (stored !== undefined) return storedCall(trx, stored);
-
-      const call = await answerCall(trx, data.method, data.params);
-      const resultXml = morXml(call.answer, call.success);
-      const inserted = await insertResult(trx, {
-        jobId,
-        callerUserId: call.caller?.id,
-        success: call.success,
-        resultXml,
-        acceptedAt: new Date(data.acceptedAtMs),
-      });
-      if (!inserted) throw new ResultExistsError();
-
-      const delivery = newDelivery(jobId, data.params.callback_url, call);
-      if (delivery !== undefined) await insertDelivery(trx, delivery);
-
-      const deliveryPending = delivery?.state === 'pending';
-      return { resultXml, success: call.success, firstAttempt: true, deliveryPending };
-    });
-  } catch (error) {
-    if (!(error instanceof ResultExistsError)) throw error;
-
-    const stored = await findResult(db, jobId, retentionHours);
-    if (stored === undefined) throw new Error('stored result vanished after a conflict');
-    return storedCall(db, stored);
-  }
+  const [processed] = await processCalls(db, [{ jobId, data }], retentionHours);
+  return processed!;
 }

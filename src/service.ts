@@ -2,7 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
-import { startCreateWorker, type RunningWorker } from '../workers/createRecordWorker.ts';
+import {
+  BATCHES_IN_FLIGHT,
+  startCreateWorker,
+  type RunningWorker,
+} from '../workers/createRecordWorker.ts';
 import {
   startDeliveryWorker,
   type RunningDeliveryWorker,
@@ -92,8 +96,11 @@ export async function startService(
   options: ServiceOptions = {},
 ): Promise<RunningService> {
   await ensureDatabase(config.DATABASE_URL);
-  // knex would print its warnings (with stack traces) to stdout, outside the JSON logs.
-  const db = connectDatabase(config.DATABASE_URL, config.WORKER_CONCURRENCY + 4, {
+  // Connections: the worker's batches, each webhook attempt, and a few for the
+  // ingress's reads and the cleanup. knex would print its warnings (with stack
+  // traces) to stdout, outside the JSON logs.
+  const poolSize = BATCHES_IN_FLIGHT + config.WEBHOOK_CONCURRENCY + 4;
+  const db = connectDatabase(config.DATABASE_URL, poolSize, {
     warn: (message: unknown) =>
       log.warn({ detail: firstLine(message) }, 'database client warning'),
     error: (message: unknown) =>

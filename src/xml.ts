@@ -30,9 +30,22 @@ function render(framing: Framing, status: StatusChild): string {
   return `${xml}\n`;
 }
 
+/**
+ * MOR answers rendered so far. Every MOR answer is a text of the catalogue in
+ * messages.ts, so there are a few dozen at most; the worker, which answers every job
+ * with one, renders each once (issue 7: rendering was a few per cent of its time).
+ */
+const renderedAnswers = new Map<string, string>();
+
 /** A MOR answer: `<success>` for the stored record, `<error>` for everything else. */
 export function morXml(answer: MorText, success = false): string {
-  return render(answer.framing, { [success ? 'success' : 'error']: answer.text });
+  const key = `${answer.framing} ${success} ${answer.text}`;
+  let xml = renderedAnswers.get(key);
+  if (xml === undefined) {
+    xml = render(answer.framing, { [success ? 'success' : 'error']: answer.text });
+    renderedAnswers.set(key, xml);
+  }
+  return xml;
 }
 
 /** A bare `<status><error>` answer for this service's own errors. */

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { scopeOf } from '../answerCall.ts';
+import { scopeOf } from '../callRules.ts';
 import { findScopeSettings } from '../db/findScopeSettings.ts';
 import { findUserByUsername } from '../db/findUser.ts';
 import { computeHash, SIGNED_PARAM_ORDER, type CallBytes } from '../hash.ts';

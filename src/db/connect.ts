@@ -3,6 +3,8 @@ import pg from 'pg';
 import * as schema from './migrations/001_schema.ts';
 import * as idempotencyKeys from './migrations/002_idempotency_keys.ts';
 import * as webhookDeliveries from './migrations/003_webhook_deliveries.ts';
+import * as storeResultFunction from './migrations/004_store_result_function.ts';
+import * as storeResultsInBatches from './migrations/005_store_results_in_batches.ts';
 
 /** Postgres error codes (SQLSTATE, PostgreSQL manual appendix A) this code acts on. */
 export const PG_ERRORS = {
@@ -14,6 +16,8 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '001_schema': schema,
   '002_idempotency_keys': idempotencyKeys,
   '003_webhook_deliveries': webhookDeliveries,
+  '004_store_result_function': storeResultFunction,
+  '005_store_results_in_batches': storeResultsInBatches,
 };
 
 export const MIGRATION_NAMES = Object.keys(MIGRATIONS);

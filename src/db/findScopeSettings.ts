@@ -28,15 +28,11 @@ export interface CallerSettings {
   allowGetApi: boolean;
 }
 
-/** Reads the caller scope's API settings and the global GET switch in one query. */
-export async function findScopeSettings(
-  db: Knex,
+/** The caller scope's API settings and the global GET switch, from their rows. */
+export function callerSettingsFromRows(
+  rows: SettingRow[],
   scopeOwnerId: bigint,
-): Promise<CallerSettings> {
-  const rows = await db<SettingRow>('settings')
-    .select('scope_owner_id', 'name', 'value')
-    .whereIn('scope_owner_id', [scopeOwnerId.toString(), GLOBAL_SCOPE.toString()]);
-
+): CallerSettings {
   const own = rows.filter((row) => BigInt(row.scope_owner_id) === scopeOwnerId);
   const global = rows.filter((row) => BigInt(row.scope_owner_id) === GLOBAL_SCOPE);
 
@@ -49,4 +45,15 @@ export async function findScopeSettings(
     },
     allowGetApi: isOn(global, SETTING_NAMES.allowGetApi),
   };
+}
+
+/** Reads the caller scope's API settings and the global GET switch in one query. */
+export async function findScopeSettings(
+  db: Knex,
+  scopeOwnerId: bigint,
+): Promise<CallerSettings> {
+  const rows = await db<SettingRow>('settings')
+    .select('scope_owner_id', 'name', 'value')
+    .whereIn('scope_owner_id', [scopeOwnerId.toString(), GLOBAL_SCOPE.toString()]);
+  return callerSettingsFromRows(rows, scopeOwnerId);
 }
