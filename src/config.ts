@@ -52,6 +52,13 @@ const fields = z.object({
     .default('redis://127.0.0.1:6379'),
   /** BullMQ key prefix. For Redis Cluster use a hash tag, e.g. `{phonebook}`. */
   QUEUE_PREFIX: z.string().min(1).max(100).default('phonebook'),
+  /**
+   * About how many events each queue's event stream keeps (BullMQ trims it to this
+   * length as it adds). Sync requests learn of their results from it; one whose event
+   * was trimmed before its ingress read it learns at the next RESULT_POLL_MS read. A
+   * job writes about four events, so the default holds the last 500 jobs or so.
+   */
+  QUEUE_EVENTS_MAX_LEN: integer(100, 1_000_000).default(2_000),
   /** HTTP port and address of the ingress. */
   PORT: integer(0, 65535).default(3000),
   HOST: z.string().min(1).default('127.0.0.1'),

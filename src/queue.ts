@@ -1,4 +1,4 @@
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions, type QueueOptions } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from './config.ts';
 import { TransientError } from './errors.ts';
@@ -60,8 +60,20 @@ export function createJobOptions(config: Config, jobId: string): JobsOptions {
   };
 }
 
+/**
+ * A queue's options. Every process opens its queues with these: BullMQ keeps the
+ * event stream's length in the queue's meta key, which each opening overwrites.
+ */
+function queueOptions(config: Config, connection: Redis): QueueOptions {
+  return {
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    streams: { events: { maxLen: config.QUEUE_EVENTS_MAX_LEN } },
+  };
+}
+
 export function openCreateQueue(config: Config, connection: Redis): CreateQueue {
-  return new Queue(CREATE_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
+  return new Queue(CREATE_QUEUE, queueOptions(config, connection));
 }
 
 /**
@@ -89,7 +101,7 @@ export function deliveryJobOptions(config: Config, jobId: string): JobsOptions {
 }
 
 export function openDeliveryQueue(config: Config, connection: Redis): DeliveryQueue {
-  return new Queue(DELIVERY_QUEUE, { connection, prefix: config.QUEUE_PREFIX });
+  return new Queue(DELIVERY_QUEUE, queueOptions(config, connection));
 }
 
 /** Queues a job's delivery; a no-op when its job exists. Redis faults are transient. */
