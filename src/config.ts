@@ -92,7 +92,7 @@ const fields = z.object({
    */
   WORKER_CONCURRENCY: integer(1, 1_000).default(64),
   /**
-   * Most of those jobs stored in one transaction. At most 32: each job is a
+   * Most of those jobs stored by one statement. At most 32: each job is a
    * subtransaction (two for a Global record), and past 64 of them Postgres slows
    * every snapshot.
    */

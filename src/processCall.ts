@@ -9,6 +9,8 @@ import { DELIVERY_REASONS, MOR } from './messages.ts';
 import { morXml } from './xml.ts';
 import type { CallJobData, QueuedValue } from './types.ts';
 
+type StoredResult = { success: boolean; resultXml: string };
+
 export interface ProcessedCall {
   resultXml: string;
   success: boolean;
@@ -47,7 +49,7 @@ function newDelivery(
 async function storedCall(
   db: Knex,
   jobId: string,
-  stored: { success: boolean; resultXml: string },
+  stored: StoredResult,
 ): Promise<ProcessedCall> {
   const delivery = await findDelivery(db, jobId);
   return {
@@ -96,14 +98,17 @@ function lockOrder(a: NewResult, b: NewResult): number {
 }
 
 /**
- * Runs one attempt of each job, all in one transaction of two statements (issue 7):
- * one reads every fact the check order needs for every call, the other stores each
- * job's record, result and delivery row together, keyed by job id. The effect of a
- * job happens once however often BullMQ runs it (../shared/DESIGN.md section 4): an
- * attempt that finds a stored result returns it, and two attempts racing each other
- * leave one record and one result. Any fault rolls the whole transaction back, and it
- * is committed by this process, never by the server alone: a worker cut off mid-way
- * leaves nothing behind. Answers come back in the order of the jobs.
+ * Runs one attempt of each job in two statements (issue 7): one reads every fact the
+ * check order needs for every call, the other stores each job's record, result and
+ * delivery row together, keyed by job id. The second is a transaction of its own (a
+ * statement is one), with each job in a subtransaction, so a job's record and result
+ * are stored together or not at all (../shared/DESIGN.md section 4); no explicit
+ * transaction wraps the two, as Postgres's read-committed statements would each see
+ * the data afresh in one anyway, and leaving out BEGIN and COMMIT saves two of four
+ * round trips per batch. The effect of a job happens once however often BullMQ runs
+ * it: an attempt that finds a stored result returns it, and two attempts racing each
+ * other leave one record and one result (the second finds the first's job id taken).
+ * Answers come back in the order of the jobs.
  */
 export async function processCalls(
   db: Knex,
@@ -111,45 +116,49 @@ export async function processCalls(
   retentionHours: number,
 ): Promise<ProcessedCall[]> {
   const calls = jobs.map((job) => queuedToBytes(job.data.params));
-  return db.transaction(async (trx) => {
-    const queries = jobs.map((job, index) => ({
-      jobId: job.jobId,
-      ...factsQueryOf(calls[index]!),
-    }));
-    const facts = await findCallFacts(trx, queries, retentionHours);
+  const queries = jobs.map((job, index) => ({
+    jobId: job.jobId,
+    ...factsQueryOf(calls[index]!),
+  }));
+  const facts = await findCallFacts(db, queries, retentionHours);
 
-    const answers = new Array<Promise<ProcessedCall> | ProcessedCall>(jobs.length);
-    const fresh: Array<{ index: number; result: NewResult }> = [];
-    jobs.forEach((job, index) => {
-      const found = facts[index]!;
-      if (found.stored !== undefined) {
-        answers[index] = storedCall(trx, job.jobId, found.stored);
-      } else {
-        const answer = answerCall(job.data.method, calls[index]!, found);
-        fresh.push({ index, result: newResult(job, answer) });
-      }
-    });
-
-    fresh.sort((a, b) => lockOrder(a.result, b.result));
-    const outcomes = await storeResults(
-      trx,
-      fresh.map(({ result }) => result),
-      morXml(MOR.speeddialTaken),
-    );
-    fresh.forEach(({ index, result }, position) => {
-      const outcome = outcomes[position];
-      answers[index] =
-        outcome?.kind === 'stored'
-          ? {
-              resultXml: outcome.resultXml,
-              success: outcome.success,
-              firstAttempt: true,
-              deliveryPending: result.delivery?.state === 'pending',
-            }
-          : raceLost(trx, result.jobId, retentionHours);
-    });
-    return Promise.all(answers);
+  const answers = new Array<Promise<ProcessedCall>>(jobs.length);
+  const rerun: Array<{ index: number; stored: StoredResult }> = [];
+  const fresh: Array<{ index: number; result: NewResult }> = [];
+  jobs.forEach((job, index) => {
+    const found = facts[index]!;
+    if (found.stored !== undefined) {
+      rerun.push({ index, stored: found.stored });
+    } else {
+      const answer = answerCall(job.data.method, calls[index]!, found);
+      fresh.push({ index, result: newResult(job, answer) });
+    }
   });
+
+  fresh.sort((a, b) => lockOrder(a.result, b.result));
+  const outcomes = await storeResults(
+    db,
+    fresh.map(({ result }) => result),
+    morXml(MOR.speeddialTaken),
+  );
+  // Reads start once the writes are done, so no read is left running (or rejecting
+  // unseen) when the writes fail.
+  fresh.forEach(({ index, result }, position) => {
+    const outcome = outcomes[position];
+    answers[index] =
+      outcome?.kind === 'stored'
+        ? Promise.resolve({
+            resultXml: outcome.resultXml,
+            success: outcome.success,
+            firstAttempt: true,
+            deliveryPending: result.delivery?.state === 'pending',
+          })
+        : raceLost(db, result.jobId, retentionHours);
+  });
+  for (const { index, stored } of rerun) {
+    answers[index] = storedCall(db, jobs[index]!.jobId, stored);
+  }
+  return Promise.all(answers);
 }
 
 /** Runs one attempt of one job (see processCalls). */

@@ -2,14 +2,14 @@ import { classifyJobError, TransientError } from '../src/errors.ts';
 import type { CallJob, ProcessedCall } from '../src/processCall.ts';
 
 /**
- * Gathers the jobs a worker process runs at once into batches, each stored in one
- * transaction (processCalls), so a busy worker pays one round trip and one commit for
- * many jobs instead of one each (issue 7). Nothing waits for a batch to fill: a job
+ * Gathers the jobs a worker process runs at once into batches, each stored by one
+ * statement (processCalls), so a busy worker pays two round trips and one commit for
+ * many jobs instead of for each (issue 7). Nothing waits for a batch to fill: a job
  * that arrives while fewer than `maxInFlight` batches run is sent at once, alone if it
  * is alone; jobs that arrive meanwhile wait for the next free slot and go together, up
  * to `maxBatch`.
  *
- * A batch's transaction holds all of its jobs or none. A transient fault (database
+ * A batch's storing statement holds all of its jobs or none. A transient fault (database
  * away, deadlock, serialization failure) fails every job of the batch, and BullMQ
  * retries each. Any other fault may belong to one job alone, so the batch's jobs are
  * then run again one by one: only the job that causes it fails.

@@ -24,7 +24,7 @@ type CreateJob = Job<CallJobData, CallJobResult, typeof CREATE_JOB>;
 
 const RESULT_CLEANUP_INTERVAL_MS = 60 * 60 * 1000;
 /**
- * Batches of jobs stored at once, each in a transaction of its own. With four, a
+ * Batches of jobs stored at once, each by a statement of its own. With four, a
  * worker running up to four jobs runs each alone, as soon as it comes; and a batch
  * held up by a lock (a Global record's speed dial, a row an operator locked) holds up
  * a quarter of the worker's jobs, not half. Busier workers make bigger batches.
@@ -66,8 +66,8 @@ export async function deleteExpired({
 
 /**
  * Runs jobs of the create queue: every MOR check, then the record, the result and the
- * delivery row in one transaction, with the other jobs the process runs at that
- * moment (CallBatcher). MOR errors are results (the job completes with their
+ * delivery row in one transaction (one statement), with the other jobs the process
+ * runs at that moment (CallBatcher). MOR errors are results (the job completes with their
  * XML); only transient faults throw and are retried with backoff by BullMQ.
  *
  * A delivery is queued after the commit, on every attempt that finds it pending, the
