@@ -3,7 +3,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { baseEnvironment, Child, LOOPBACK, sparePort, waitUntil } from './processes.ts';
+import { waitFor } from '../test/waitFor.ts';
+import { baseEnvironment, Child, LOOPBACK, sparePort } from './processes.ts';
 
 /** Whether something on the port answers `PING` with `+PONG`. */
 function answersPing(port: number): Promise<boolean> {
@@ -43,7 +44,7 @@ export class BenchRedis {
       '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--daemonize', 'no',
     ];
     const child = new Child('redis-server', 'redis-server', args, baseEnvironment());
-    await waitUntil(
+    await waitFor(
       `redis-server on port ${port}`,
       async () => {
         if (!child.alive) throw new Error(`redis-server exited: ${child.stderr}`);

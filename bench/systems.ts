@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.ts';
 import { openCreateQueue, type CreateQueue } from '../src/queue.ts';
+import { waitFor } from '../test/waitFor.ts';
 import { backendPids, createDatabase, databaseUrl, dropDatabase } from './databases.ts';
 import type { BenchOptions } from './options.ts';
 import {
@@ -11,7 +12,6 @@ import {
   LOOPBACK,
   nodeChild,
   sparePort,
-  waitUntil,
   type Child,
 } from './processes.ts';
 import { BenchRedis } from './redisServer.ts';
@@ -83,7 +83,7 @@ export interface RunningSystem {
 }
 
 async function waitForHttp(baseUrl: string, path: string, child: Child): Promise<void> {
-  await waitUntil(
+  await waitFor(
     `${child.name} to answer ${path}`,
     async () => {
       if (!child.alive) throw new Error(`${child.name} exited: ${child.stderr}`);
@@ -207,7 +207,7 @@ async function startWorker(
 ): Promise<void> {
   const worker = nodeChild('worker', [...profiling(), 'src/main.ts', '--worker'], env);
   system.processes.set('worker', worker);
-  await waitUntil(
+  await waitFor(
     'the worker to take jobs',
     async () => {
       if (!worker.alive) throw new Error(`worker exited: ${worker.stderr}`);

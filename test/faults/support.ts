@@ -27,6 +27,9 @@ import {
   REDIS_URL,
   uniqueName,
 } from '../harness.ts';
+import { waitFor } from '../waitFor.ts';
+
+export { waitFor };
 
 /**
  * Support for the fault suite (issue 3): the service runs as real processes
@@ -77,27 +80,6 @@ export async function within<T>(
     return await Promise.race([promise, timedOut]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/**
- * Polls until `probe` returns something other than undefined or false, and returns
- * that; throws naming `what` when the bound passes first.
- */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs: number,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await sleep(intervalMs);
   }
 }
 
