@@ -462,6 +462,25 @@ export async function queueCounts(queue: CreateQueue): Promise<QueueCounts> {
 
 export const EMPTY_QUEUE: QueueCounts = { waiting: 0, active: 0, delayed: 0, failed: 0 };
 
+/**
+ * Waits until no job is active, and returns the counts then. A job whose result is
+ * stored may stay active in Redis until it is run again: after a kill or a Redis
+ * restart, only once its lock lapsed.
+ */
+export function waitForNoActiveJob(
+  queue: CreateQueue,
+  timeoutMs: number,
+): Promise<QueueCounts> {
+  return waitFor(
+    'no active job in the queue',
+    async () => {
+      const counts = await queueCounts(queue);
+      return counts.active === 0 ? counts : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 export interface StoredResult {
   jobId: string;
   success: boolean;
@@ -619,6 +638,18 @@ export class Scenario {
       .where({ datname: this.databaseName, wait_event_type: 'Lock' })
       .count<{ count: string }[]>('* as count');
     return Number(row?.count ?? 0);
+  }
+
+  /**
+   * Waits until exactly `count` backends of the scenario's database wait for a lock:
+   * the attempts held inside their transaction by `lockUserRow`.
+   */
+  async waitForLockWaiters(count: number, timeoutMs: number): Promise<void> {
+    await waitFor(
+      `${count} backends waiting for a lock`,
+      async () => (await this.backendsWaitingForLocks()) === count,
+      timeoutMs,
+    );
   }
 
   /**
