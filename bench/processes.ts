@@ -15,6 +15,28 @@ export const LOOPBACK = '127.0.0.1';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/**
+ * Whether a process with this pid runs on this machine now. Signal 0 sends nothing,
+ * it only checks; EPERM means the process runs under another user.
+ */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Whether a name a bench run gave (a database, a directory) was left by a run whose
+ * process is gone: `pattern` captures the run's pid. A name it does not match is not.
+ */
+export function leftByGoneRun(name: string, pattern: RegExp): boolean {
+  const pid = pattern.exec(name)?.[1];
+  return pid !== undefined && !isRunning(Number(pid));
+}
+
 /** A port nobody listens on right now, on the loopback address. */
 export async function sparePort(): Promise<number> {
   const server = net.createServer();

@@ -4,7 +4,13 @@ import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.ts';
 import { openCreateQueue, type CreateQueue } from '../src/queue.ts';
 import { waitFor } from '../test/waitFor.ts';
-import { backendPids, createDatabase, databaseUrl, dropDatabase } from './databases.ts';
+import {
+  backendPids,
+  createDatabase,
+  databaseUrl,
+  dropDatabase,
+  newDatabaseName,
+} from './databases.ts';
 import type { BenchOptions } from './options.ts';
 import {
   baseEnvironment,
@@ -143,7 +149,7 @@ export async function startService(
   _options: BenchOptions,
   start: ServiceStart = {},
 ): Promise<RunningSystem> {
-  const databaseName = uniqueName('phonebook_bench_service');
+  const databaseName = newDatabaseName('service');
   const db = await createDatabase(databaseName);
   const redis = await BenchRedis.start();
   const prefix = uniqueName('bench');
@@ -219,7 +225,7 @@ async function startWorker(
 
 /** Starts the reference on a fresh database. */
 export async function startReference(options: BenchOptions): Promise<RunningSystem> {
-  const databaseName = uniqueName('phonebook_bench_reference');
+  const databaseName = newDatabaseName('reference');
   const db = await createDatabase(databaseName);
   const port = await sparePort();
   const processes = new Map<string, Child>();
