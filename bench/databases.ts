@@ -1,12 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import pg from 'pg';
 import { connectDatabase, ensureDatabase, migrateLatest } from '../src/db/connect.ts';
 import { seedDemo } from '../src/db/seedDemo.ts';
+import { leftByGoneRun } from './processes.ts';
 
 /**
  * The bench's databases: one fresh database per measured run on the machine's
  * Postgres, migrated with the service's own migrations (so the reference has the very
  * same tables, indexes and trigger) and seeded with the demo data; dropped afterwards.
+ * Each name carries the pid of the bench that made it, so a later run can tell the
+ * databases of a killed run from those of a bench still running.
  */
 
 const ADMIN_URL =
@@ -28,14 +32,23 @@ export function databaseUrl(name: string): string {
   return url.toString();
 }
 
-async function adminQuery(sql: string): Promise<void> {
+async function adminQuery<Row extends pg.QueryResultRow>(sql: string): Promise<Row[]> {
+  assertLoopback(ADMIN_URL);
   const client = new pg.Client({ connectionString: ADMIN_URL });
   await client.connect();
   try {
-    await client.query(sql);
+    return (await client.query<Row>(sql)).rows;
   } finally {
     await client.end();
   }
+}
+
+/** `phonebook_bench_<system>_<pid>_<hex>`; the pid is the bench's own. */
+const BENCH_DATABASE = /^phonebook_bench_(?:service|reference)_(\d+)_[0-9a-f]+$/;
+
+/** A fresh name for a system's database in this run. */
+export function newDatabaseName(system: 'service' | 'reference'): string {
+  return `phonebook_bench_${system}_${process.pid}_${randomBytes(3).toString('hex')}`;
 }
 
 /** Creates, migrates and seeds a database; returns a small pool on it. */
@@ -50,6 +63,21 @@ export async function createDatabase(name: string): Promise<Knex> {
 
 export async function dropDatabase(name: string): Promise<void> {
   await adminQuery(`drop database if exists ${pg.escapeIdentifier(name)} with (force)`);
+}
+
+/**
+ * Drops the databases of bench runs whose process no longer runs: runs killed before
+ * they could drop their own. Those of a running bench are kept. Returns the names.
+ * The pids are this machine's: a bench in another pid namespace (a container) sharing
+ * this Postgres would look gone.
+ */
+export async function dropLeftoverDatabases(): Promise<string[]> {
+  const rows = await adminQuery<{ datname: string }>('select datname from pg_database');
+  const leftovers = rows
+    .map((row) => row.datname)
+    .filter((name) => leftByGoneRun(name, BENCH_DATABASE));
+  for (const name of leftovers) await dropDatabase(name);
+  return leftovers;
 }
 
 async function countOf(db: Knex, table: string): Promise<number> {

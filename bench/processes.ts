@@ -15,20 +15,26 @@ export const LOOPBACK = '127.0.0.1';
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls until `probe` gives a value other than undefined or false; throws past the bound. */
-export async function waitUntil<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs: number,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(intervalMs);
+/**
+ * Whether a process with this pid runs on this machine now. Signal 0 sends nothing,
+ * it only checks; EPERM means the process runs under another user.
+ */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Whether a name a bench run gave (a database, a directory) was left by a run whose
+ * process is gone: `pattern` captures the run's pid. A name it does not match is not.
+ */
+export function leftByGoneRun(name: string, pattern: RegExp): boolean {
+  const pid = pattern.exec(name)?.[1];
+  return pid !== undefined && !isRunning(Number(pid));
 }
 
 /** A port nobody listens on right now, on the loopback address. */

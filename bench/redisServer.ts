@@ -1,9 +1,34 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { baseEnvironment, Child, LOOPBACK, sparePort, waitUntil } from './processes.ts';
+import { waitFor } from '../test/waitFor.ts';
+import {
+  baseEnvironment,
+  Child,
+  leftByGoneRun,
+  LOOPBACK,
+  sparePort,
+} from './processes.ts';
+
+/**
+ * A bench Redis's directory in the OS temp dir, `phonebook-bench-redis-<pid>-<random>`:
+ * the pid is the bench's own, so a later run can tell a killed run's directory from
+ * that of a bench still running.
+ */
+const DIR_PREFIX = 'phonebook-bench-redis-';
+const BENCH_DIR = new RegExp(`^${DIR_PREFIX}(\\d+)-`);
+
+/** Removes the Redis directories of bench runs whose process no longer runs. */
+export async function removeLeftoverRedisDirs(): Promise<string[]> {
+  const entries = await readdir(tmpdir(), { withFileTypes: true });
+  const leftovers = entries
+    .filter((entry) => entry.isDirectory() && leftByGoneRun(entry.name, BENCH_DIR))
+    .map((entry) => path.join(tmpdir(), entry.name));
+  for (const dir of leftovers) await rm(dir, { recursive: true, force: true });
+  return leftovers;
+}
 
 /** Whether something on the port answers `PING` with `+PONG`. */
 function answersPing(port: number): Promise<boolean> {
@@ -36,14 +61,14 @@ export class BenchRedis {
 
   static async start(): Promise<BenchRedis> {
     const port = await sparePort();
-    const dir = await mkdtemp(path.join(tmpdir(), 'phonebook-bench-redis-'));
+    const dir = await mkdtemp(path.join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
     // prettier-ignore
     const args = [
       '--port', String(port), '--bind', LOOPBACK, '--dir', dir, '--save', '',
       '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', '--daemonize', 'no',
     ];
     const child = new Child('redis-server', 'redis-server', args, baseEnvironment());
-    await waitUntil(
+    await waitFor(
       `redis-server on port ${port}`,
       async () => {
         if (!child.alive) throw new Error(`redis-server exited: ${child.stderr}`);

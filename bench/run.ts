@@ -4,9 +4,10 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { CREATE_PATH, equivalenceBodies, FORM_TYPE } from './calls.ts';
-import { postgresVersion } from './databases.ts';
+import { dropLeftoverDatabases, postgresVersion } from './databases.ts';
 import { readOptions, type BenchOptions } from './options.ts';
 import { loadAverage, REPO_ROOT, stopAll } from './processes.ts';
+import { removeLeftoverRedisDirs } from './redisServer.ts';
 import { chartSvg, formatCpu, formatTable } from './report.ts';
 import { backlog, endToEnd, ingest, sync, type ScenarioReport } from './scenarios.ts';
 import {
@@ -44,6 +45,17 @@ async function machine(options: BenchOptions) {
     redis: version('redis-server', ['--version']),
     quick: options.quick,
   };
+}
+
+/** Removes the databases and Redis directories that killed bench runs left behind. */
+async function removeLeftovers(): Promise<void> {
+  const removed = [
+    ...(await dropLeftoverDatabases()),
+    ...(await removeLeftoverRedisDirs()),
+  ];
+  if (removed.length > 0) {
+    console.error(`[bench] removed what killed runs left: ${removed.join(', ')}`);
+  }
 }
 
 async function post(system: RunningSystem, body: string) {
@@ -99,6 +111,7 @@ async function runScenarios(options: BenchOptions): Promise<ScenarioReport[]> {
 
 async function main(): Promise<void> {
   const options = readOptions();
+  await removeLeftovers();
   const startedAt = new Date();
   const facts = { ...(await machine(options)), loadAverageAtStart: loadAverage() };
   console.error(`[bench] ${JSON.stringify(facts)}`);

@@ -1,3 +1,4 @@
+import { waitFor } from '../test/waitFor.ts';
 import { countRecords, countResults } from './databases.ts';
 import type { LoadResult, LoadSpec } from './load.ts';
 import {
@@ -10,7 +11,7 @@ import {
   timeReached,
 } from './measure.ts';
 import type { BenchOptions, ScenarioName } from './options.ts';
-import { loadAverage, rssBytes, sleep, waitUntil } from './processes.ts';
+import { loadAverage, rssBytes, sleep } from './processes.ts';
 import {
   cpuUsed,
   startReference,
@@ -90,7 +91,7 @@ function load(
 /** Waits until the system has stored `count` results (the service) or records. */
 async function waitForStored(system: RunningSystem, count: number): Promise<void> {
   const counter = system.kind === 'service' ? countResults : countRecords;
-  await waitUntil(
+  await waitFor(
     `${count} stored calls`,
     async () => (await counter(system.db)) >= count,
     DRAIN_TIMEOUT_MS,
@@ -257,7 +258,7 @@ async function endToEndService(options: BenchOptions) {
           respondAsync: true,
           firstCall: MEASURED_FIRST_CALL,
         });
-        await waitUntil(
+        await waitFor(
           'every result stored',
           () => sampler.latest('results') >= total,
           DRAIN_TIMEOUT_MS,
@@ -467,7 +468,7 @@ export async function backlog(
     const average = loadAverage();
     const cpuBefore = await system.cpuSnapshot();
     await queue.resume();
-    await waitUntil(
+    await waitFor(
       'the backlog drained',
       () => sampler.latest('results') >= total,
       DRAIN_TIMEOUT_MS,

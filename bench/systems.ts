@@ -3,7 +3,14 @@ import type { Knex } from 'knex';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.ts';
 import { openCreateQueue, type CreateQueue } from '../src/queue.ts';
-import { backendPids, createDatabase, databaseUrl, dropDatabase } from './databases.ts';
+import { waitFor } from '../test/waitFor.ts';
+import {
+  backendPids,
+  createDatabase,
+  databaseUrl,
+  dropDatabase,
+  newDatabaseName,
+} from './databases.ts';
 import type { BenchOptions } from './options.ts';
 import {
   baseEnvironment,
@@ -11,7 +18,6 @@ import {
   LOOPBACK,
   nodeChild,
   sparePort,
-  waitUntil,
   type Child,
 } from './processes.ts';
 import { BenchRedis } from './redisServer.ts';
@@ -83,7 +89,7 @@ export interface RunningSystem {
 }
 
 async function waitForHttp(baseUrl: string, path: string, child: Child): Promise<void> {
-  await waitUntil(
+  await waitFor(
     `${child.name} to answer ${path}`,
     async () => {
       if (!child.alive) throw new Error(`${child.name} exited: ${child.stderr}`);
@@ -143,7 +149,7 @@ export async function startService(
   _options: BenchOptions,
   start: ServiceStart = {},
 ): Promise<RunningSystem> {
-  const databaseName = uniqueName('phonebook_bench_service');
+  const databaseName = newDatabaseName('service');
   const db = await createDatabase(databaseName);
   const redis = await BenchRedis.start();
   const prefix = uniqueName('bench');
@@ -207,7 +213,7 @@ async function startWorker(
 ): Promise<void> {
   const worker = nodeChild('worker', [...profiling(), 'src/main.ts', '--worker'], env);
   system.processes.set('worker', worker);
-  await waitUntil(
+  await waitFor(
     'the worker to take jobs',
     async () => {
       if (!worker.alive) throw new Error(`worker exited: ${worker.stderr}`);
@@ -219,7 +225,7 @@ async function startWorker(
 
 /** Starts the reference on a fresh database. */
 export async function startReference(options: BenchOptions): Promise<RunningSystem> {
-  const databaseName = uniqueName('phonebook_bench_reference');
+  const databaseName = newDatabaseName('reference');
   const db = await createDatabase(databaseName);
   const port = await sparePort();
   const processes = new Map<string, Child>();

@@ -1,4 +1,10 @@
-import { Queue, type JobsOptions, type QueueOptions } from 'bullmq';
+import {
+  MetricsTime,
+  Queue,
+  type JobsOptions,
+  type QueueOptions,
+  type WorkerOptions,
+} from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from './config.ts';
 import { TransientError } from './errors.ts';
@@ -74,6 +80,23 @@ function queueOptions(config: Config, connection: Redis): QueueOptions {
 
 export function openCreateQueue(config: Config, connection: Redis): CreateQueue {
   return new Queue(CREATE_QUEUE, queueOptions(config, connection));
+}
+
+/**
+ * The options every worker of the service shares: its connection and prefix, the job
+ * lock and the stalled-job check (see WORKER_LOCK_MS), and BullMQ's own metrics. Each
+ * worker adds its concurrency and settings.
+ */
+export function workerOptions(config: Config, connection: Redis): WorkerOptions {
+  return {
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    lockDuration: config.WORKER_LOCK_MS,
+    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+    maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
+    // Feeds the completed and failed totals of BullMQ's own Prometheus export.
+    metrics: { maxDataPoints: MetricsTime.ONE_HOUR },
+  };
 }
 
 /**

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { setTimeout } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadConfig, type Config } from '../src/config.ts';
@@ -14,6 +13,7 @@ import {
   type ServiceOptions,
   type ServiceParts,
 } from '../src/service.ts';
+import * as polling from './waitFor.ts';
 
 /**
  * Test harness: every test file gets its own Postgres database and BullMQ prefix, so
@@ -231,22 +231,15 @@ export function jobIdOf(location: string | string[] | number | undefined): strin
 }
 
 /**
- * Asks `probe` again every few milliseconds until it returns a value other than
- * undefined. Past `timeoutMs` it fails, naming what it waited for: a bound against
- * hanging, not a timing assertion.
+ * `waitFor` of ./waitFor.ts as the in-process tests use it: asked every 20 ms, and
+ * bounded at 10 s unless told otherwise.
  */
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
+  probe: polling.Probe<T>,
   timeoutMs = 10_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.fail(`gave up waiting for ${what}`);
-    await setTimeout(20);
-  }
+  return polling.waitFor(what, probe, timeoutMs, 20);
 }
 
 /** The exact XML of a MOR answer framed in `<page>`. */

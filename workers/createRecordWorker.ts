@@ -1,4 +1,4 @@
-import { MetricsTime, Worker, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
@@ -13,6 +13,7 @@ import { processCalls } from '../src/processCall.ts';
 import {
   CREATE_QUEUE,
   enqueueDelivery,
+  workerOptions,
   type CREATE_JOB,
   type DeliveryQueue,
 } from '../src/queue.ts';
@@ -132,14 +133,8 @@ export function startCreateWorker(deps: CreateWorkerDeps): RunningWorker {
     CREATE_QUEUE,
     attempts.track(runJob),
     {
-      connection: deps.connection,
-      prefix: config.QUEUE_PREFIX,
+      ...workerOptions(config, deps.connection),
       concurrency: config.WORKER_CONCURRENCY,
-      lockDuration: config.WORKER_LOCK_MS,
-      stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
-      maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
-      // Feeds the completed and failed totals of BullMQ's own Prometheus export.
-      metrics: { maxDataPoints: MetricsTime.ONE_HOUR },
     },
   );
 

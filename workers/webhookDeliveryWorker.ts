@@ -1,4 +1,4 @@
-import { MetricsTime, Worker, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
@@ -14,6 +14,7 @@ import { DELIVERY_REASONS } from '../src/messages.ts';
 import {
   DELIVERY_QUEUE,
   enqueueDelivery,
+  workerOptions,
   type DELIVERY_JOB,
   type DeliveryQueue,
 } from '../src/queue.ts';
@@ -133,14 +134,8 @@ export function startDeliveryWorker(deps: DeliveryWorkerDeps): RunningDeliveryWo
     DELIVERY_QUEUE,
     attempts.track(timedRun),
     {
-      connection: deps.connection,
-      prefix: config.QUEUE_PREFIX,
+      ...workerOptions(config, deps.connection),
       concurrency: config.WEBHOOK_CONCURRENCY,
-      lockDuration: config.WORKER_LOCK_MS,
-      stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
-      maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
-      // Feeds the completed and failed totals of BullMQ's own Prometheus export.
-      metrics: { maxDataPoints: MetricsTime.ONE_HOUR },
       settings: {
         // A transient fault (database down) waits the schedule's step for its attempt.
         backoffStrategy: (attemptsMade, _type, error) =>

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pageXml, userCall } from '../harness.ts';
-import { EMPTY_QUEUE, queueCounts, report, Scenario, sleep, waitFor } from './support.ts';
+import {
+  EMPTY_QUEUE,
+  report,
+  Scenario,
+  sleep,
+  waitFor,
+  waitForNoActiveJob,
+} from './support.ts';
 
 /**
  * Scenario 7 of issue 3: two workers run one job at once. Worker A is frozen
@@ -32,21 +39,13 @@ describe('fault: two workers race on one job after its lock lapsed', () => {
     // A's attempt waits inside its transaction for a row the test holds.
     const rowLock = await scenario.lockUserRow(2);
     const jobId = await scenario.addJob(queue, userCall());
-    await waitFor(
-      'A to run the job',
-      async () => (await scenario.backendsWaitingForLocks()) === 1,
-      30_000,
-    );
+    await scenario.waitForLockWaiters(1, 30_000);
 
     workerA.signal('SIGSTOP');
     const stoppedAt = performance.now();
     const workerB = scenario.spawn('worker', ENV);
     // B finds the job stalled once A's lock lapsed, and runs it: two attempts wait.
-    await waitFor(
-      'B to run the job too',
-      async () => (await scenario.backendsWaitingForLocks()) === 2,
-      30_000,
-    );
+    await scenario.waitForLockWaiters(2, 30_000);
     const takenOverMs = performance.now() - stoppedAt;
 
     // Both attempts go on in the database while A is still frozen.
@@ -72,16 +71,8 @@ describe('fault: two workers race on one job after its lock lapsed', () => {
     );
     assert.equal(await scenario.countRecords(), 1);
 
-    await waitFor(
-      'the job to leave the queue',
-      async () => (await queueCounts(queue)).active === 0,
-      15_000,
-    );
-    assert.deepEqual(
-      await queueCounts(queue),
-      EMPTY_QUEUE,
-      'the job completed, not failed',
-    );
+    const counts = await waitForNoActiveJob(queue, 15_000);
+    assert.deepEqual(counts, EMPTY_QUEUE, 'the job completed, not failed');
     assert.ok(workerA.running && workerB.running, 'both workers survive the race');
 
     report(t, {

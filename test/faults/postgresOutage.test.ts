@@ -4,11 +4,10 @@ import { pageXml, userCall } from '../harness.ts';
 import {
   EMPTY_QUEUE,
   postCalls,
-  queueCounts,
   report,
   Scenario,
   sleep,
-  waitFor,
+  waitForNoActiveJob,
 } from './support.ts';
 
 /**
@@ -48,11 +47,7 @@ describe('fault: Postgres unreachable for 10 s', () => {
       Array.from({ length: BEFORE_OUTAGE }, () => userCall()),
       8,
     );
-    await waitFor(
-      `${CONCURRENCY} running jobs`,
-      async () => (await scenario.backendsWaitingForLocks()) === CONCURRENCY,
-      30_000,
-    );
+    await scenario.waitForLockWaiters(CONCURRENCY, 30_000);
 
     await proxy.cut();
     const cutAt = performance.now();
@@ -95,12 +90,8 @@ describe('fault: Postgres unreachable for 10 s', () => {
     assert.ok(results.every((result) => result.resultXml === ADDED));
     assert.equal(await scenario.countRecords(), successes.length);
 
-    await waitFor(
-      'the queue to empty',
-      async () => (await queueCounts(queue)).active === 0,
-      30_000,
-    );
-    assert.deepEqual(await queueCounts(queue), EMPTY_QUEUE, 'no job failed for good');
+    const counts = await waitForNoActiveJob(queue, 30_000);
+    assert.deepEqual(counts, EMPTY_QUEUE, 'no job failed for good');
     assert.ok(worker.running, 'the worker survived the outage');
 
     const lastAttempt = Math.max(

@@ -8,7 +8,7 @@ import {
   report,
   Scenario,
   sleep,
-  waitFor,
+  waitForNoActiveJob,
 } from './support.ts';
 
 /**
@@ -45,11 +45,7 @@ describe('fault: Redis restarted under queued and running jobs', () => {
     );
     const jobIds = answers.map((answer) => answer.jobId!);
 
-    await waitFor(
-      `${CONCURRENCY} running jobs`,
-      async () => (await scenario.backendsWaitingForLocks()) === CONCURRENCY,
-      30_000,
-    );
+    await scenario.waitForLockWaiters(CONCURRENCY, 30_000);
     assert.deepEqual(await queueCounts(queue), {
       ...EMPTY_QUEUE,
       waiting: CALLS - CONCURRENCY,
@@ -81,13 +77,9 @@ describe('fault: Redis restarted under queued and running jobs', () => {
     assert.equal(await scenario.countRecords(), CALLS);
 
     // A job whose result is stored may still be active in Redis until it is re-run.
-    await waitFor(
-      'the queue to empty',
-      async () => (await queueCounts(queue)).active === 0,
-      30_000,
-    );
+    const counts = await waitForNoActiveJob(queue, 30_000);
     const emptiedAt = performance.now();
-    assert.deepEqual(await queueCounts(queue), EMPTY_QUEUE, 'no job left or failed');
+    assert.deepEqual(counts, EMPTY_QUEUE, 'no job left or failed');
 
     // The jobs running at shutdown ran again once their locks had lapsed; every
     // attempt answered the stored result.

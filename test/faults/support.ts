@@ -27,6 +27,9 @@ import {
   REDIS_URL,
   uniqueName,
 } from '../harness.ts';
+import { waitFor } from '../waitFor.ts';
+
+export { waitFor };
 
 /**
  * Support for the fault suite (issue 3): the service runs as real processes
@@ -77,27 +80,6 @@ export async function within<T>(
     return await Promise.race([promise, timedOut]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-/**
- * Polls until `probe` returns something other than undefined or false, and returns
- * that; throws naming `what` when the bound passes first.
- */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs: number,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await sleep(intervalMs);
   }
 }
 
@@ -480,6 +462,25 @@ export async function queueCounts(queue: CreateQueue): Promise<QueueCounts> {
 
 export const EMPTY_QUEUE: QueueCounts = { waiting: 0, active: 0, delayed: 0, failed: 0 };
 
+/**
+ * Waits until no job is active, and returns the counts then. A job whose result is
+ * stored may stay active in Redis until it is run again: after a kill or a Redis
+ * restart, only once its lock lapsed.
+ */
+export function waitForNoActiveJob(
+  queue: CreateQueue,
+  timeoutMs: number,
+): Promise<QueueCounts> {
+  return waitFor(
+    'no active job in the queue',
+    async () => {
+      const counts = await queueCounts(queue);
+      return counts.active === 0 ? counts : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 export interface StoredResult {
   jobId: string;
   success: boolean;
@@ -637,6 +638,18 @@ export class Scenario {
       .where({ datname: this.databaseName, wait_event_type: 'Lock' })
       .count<{ count: string }[]>('* as count');
     return Number(row?.count ?? 0);
+  }
+
+  /**
+   * Waits until exactly `count` backends of the scenario's database wait for a lock:
+   * the attempts held inside their transaction by `lockUserRow`.
+   */
+  async waitForLockWaiters(count: number, timeoutMs: number): Promise<void> {
+    await waitFor(
+      `${count} backends waiting for a lock`,
+      async () => (await this.backendsWaitingForLocks()) === count,
+      timeoutMs,
+    );
   }
 
   /**

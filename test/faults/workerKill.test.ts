@@ -4,12 +4,12 @@ import { pageXml, userCall } from '../harness.ts';
 import {
   EMPTY_QUEUE,
   postCalls,
-  queueCounts,
   report,
   Scenario,
   type ServiceProcess,
   sleep,
   waitFor,
+  waitForNoActiveJob,
 } from './support.ts';
 
 /**
@@ -142,12 +142,8 @@ describe('fault: worker processes SIGKILLed while calls drain', () => {
 
     // A job killed after its commit stays active in Redis until it is re-run.
     const queue = scenario.openQueue();
-    await waitFor(
-      'the queue to empty',
-      async () => (await queueCounts(queue)).active === 0,
-      30_000,
-    );
-    assert.deepEqual(await queueCounts(queue), EMPTY_QUEUE, 'no job left or failed');
+    const counts = await waitForNoActiveJob(queue, 30_000);
+    assert.deepEqual(counts, EMPTY_QUEUE, 'no job left or failed');
 
     // Every attempt any process logged, first or re-run, answered what is stored.
     const lines = scenario.jobLines();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { userCall } from '../harness.ts';
-import { EMPTY_QUEUE, queueCounts, report, Scenario, sleep, waitFor } from './support.ts';
+import { EMPTY_QUEUE, report, Scenario, sleep, waitForNoActiveJob } from './support.ts';
 
 /**
  * Scenario 5 of issue 3: a worker's Redis goes away for 15 s. The worker must not need
@@ -49,12 +49,8 @@ describe('fault: a worker loses its Redis for 15 s', () => {
     );
     assert.ok(jobIds.every((jobId) => stored.has(jobId)));
     assert.equal(await scenario.countRecords(), 1 + JOBS_AFTER);
-    await waitFor(
-      'the queue to empty',
-      async () => (await queueCounts(queue)).active === 0,
-      10_000,
-    );
-    assert.deepEqual(await queueCounts(queue), EMPTY_QUEUE);
+    const counts = await waitForNoActiveJob(queue, 10_000);
+    assert.deepEqual(counts, EMPTY_QUEUE);
     assert.ok(worker.running, 'the same worker process did the work');
 
     report(t, {
