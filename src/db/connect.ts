@@ -5,7 +5,6 @@ import * as idempotencyKeys from './migrations/002_idempotency_keys.ts';
 import * as webhookDeliveries from './migrations/003_webhook_deliveries.ts';
 import * as storeResultFunction from './migrations/004_store_result_function.ts';
 import * as storeResultsInBatches from './migrations/005_store_results_in_batches.ts';
-import * as callFactsFunction from './migrations/006_call_facts_function.ts';
 
 /** Postgres error codes (SQLSTATE, PostgreSQL manual appendix A) this code acts on. */
 export const PG_ERRORS = {
@@ -19,7 +18,6 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '003_webhook_deliveries': webhookDeliveries,
   '004_store_result_function': storeResultFunction,
   '005_store_results_in_batches': storeResultsInBatches,
-  '006_call_facts_function': callFactsFunction,
 };
 
 export const MIGRATION_NAMES = Object.keys(MIGRATIONS);

@@ -4,12 +4,12 @@ import type { User } from '../types.ts';
 import type { SettingRow } from './findScopeSettings.ts';
 
 /**
- * Everything the check order reads for several calls, in one statement (issue 7): for
+ * Everything the check order reads for several calls, in one query (issue 7): for
  * each, a result an earlier attempt of its job stored, its caller by username
  * (case-insensitive) and its target by id; and the settings of every scope a caller
  * could sign with (its own, its owner's and the global one; the check order picks).
- * Read just before the statement that stores the results, afresh for every attempt, so
- * a changed setting counts for every call processed after it.
+ * Read inside the transaction that stores the results, afresh for every attempt, so a
+ * changed setting counts for every call processed after it.
  */
 
 export interface CallFactsQuery {
@@ -36,11 +36,35 @@ interface FactRow {
   c: string | null;
 }
 
-// One call of the function of migration 006, which holds the query and the meaning of
-// each row's columns.
-const FIND_CALL_FACTS =
-  'select call_index, kind, id, a, b, c from phonebook_call_facts(' +
-  '?::uuid[], ?::text[], ?::bigint[], ?::int)';
+// Each row is one fact of one call (call_index counts from 1), its columns meaning
+// what its kind says: users id, username, usertype, owner_id; stored success and XML;
+// settings (of no one call) scope, name, value.
+const FIND_CALL_FACTS = `
+  with calls as (
+    select call_index::int, job_id, username, target_id
+    from unnest(?::uuid[], ?::text[], ?::bigint[])
+      with ordinality as given(job_id, username, target_id, call_index)
+  ),
+  callers as (
+    select calls.call_index, found.*
+    from calls cross join lateral (
+      select id, username, usertype, owner_id from users
+      where lower(users.username) = lower(calls.username) limit 1
+    ) found
+  )
+  select call_index, 'stored' as kind, null as id, success::text as a,
+      result_xml as b, null as c
+    from calls join job_results using (job_id)
+    where finished_at > now() - make_interval(hours => ?::int)
+  union all
+  select call_index, 'caller', id::text, username, usertype, owner_id::text from callers
+  union all
+  select call_index, 'target', id::text, users.username, usertype, owner_id::text
+    from calls join users on users.id = calls.target_id
+  union all
+  select null, 'setting', scope_owner_id::text, name, value, null from settings
+    where scope_owner_id in (
+      select id from callers union select owner_id from callers union select 0)`;
 
 function toUser(row: FactRow | undefined): User | undefined {
   if (row === undefined) return undefined;
