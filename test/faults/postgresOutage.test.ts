@@ -49,7 +49,7 @@ describe('fault: Postgres unreachable for 10 s', () => {
       Array.from({ length: BEFORE_OUTAGE }, () => userCall()),
       8,
     );
-    await scenario.waitForLockWaiters(CONCURRENCY, 30_000);
+    await scenario.waitForHeldJobs(queue, CONCURRENCY, 30_000);
 
     await proxy.cut();
     const cutAt = performance.now();

@@ -45,7 +45,7 @@ describe('fault: Redis restarted under queued and running jobs', () => {
     );
     const jobIds = answers.map((answer) => answer.jobId!);
 
-    await scenario.waitForLockWaiters(CONCURRENCY, 30_000);
+    await scenario.waitForHeldJobs(queue, CONCURRENCY, 30_000);
     assert.deepEqual(await queueCounts(queue), {
       ...EMPTY_QUEUE,
       waiting: CALLS - CONCURRENCY,

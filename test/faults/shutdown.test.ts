@@ -40,7 +40,7 @@ describe('fault: SIGTERM', () => {
     // Active jobs wait inside their transaction for a row the test holds.
     const rowLock = await scenario.lockUserRow(2);
     for (let index = 0; index < QUEUED; index++) await scenario.addJob(queue, userCall());
-    await scenario.waitForLockWaiters(CONCURRENCY, 30_000);
+    await scenario.waitForHeldJobs(queue, CONCURRENCY, 30_000);
     assert.deepEqual(await queueCounts(queue), {
       ...EMPTY_QUEUE,
       waiting: QUEUED - CONCURRENCY,

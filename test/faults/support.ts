@@ -28,6 +28,7 @@ import {
   uniqueName,
 } from '../harness.ts';
 import { waitFor } from '../waitFor.ts';
+import { BATCHES_IN_FLIGHT } from '../../workers/createRecordWorker.ts';
 
 export { waitFor };
 
@@ -644,6 +645,24 @@ export class Scenario {
    * Waits until exactly `count` backends of the scenario's database wait for a lock:
    * the attempts held inside their transaction by `lockUserRow`.
    */
+  /**
+   * Waits until a worker running `concurrency` jobs holds every one of them active
+   * while `lockUserRow` stops them: one backend waits for each batch it stores at
+   * once, and the rest wait for a free batch.
+   */
+  async waitForHeldJobs(
+    queue: CreateQueue,
+    concurrency: number,
+    timeoutMs: number,
+  ): Promise<void> {
+    await this.waitForLockWaiters(Math.min(concurrency, BATCHES_IN_FLIGHT), timeoutMs);
+    await waitFor(
+      `${concurrency} active jobs`,
+      async () => (await queue.getActiveCount()) === concurrency,
+      timeoutMs,
+    );
+  }
+
   async waitForLockWaiters(count: number, timeoutMs: number): Promise<void> {
     await waitFor(
       `${count} backends waiting for a lock`,
