@@ -33,6 +33,15 @@ function fieldsOf(entry: string[]): Map<string, string> {
   return fields;
 }
 
+/**
+ * Whether an event ends a job. BullMQ writes `event` first; most events (added,
+ * waiting, active, drained) end none and are skipped without being read further.
+ */
+function endsJob(entry: string[]): boolean {
+  const event = entry[0] === 'event' ? entry[1] : undefined;
+  return event === undefined || event === 'completed' || event === 'failed';
+}
+
 function parseReturnValue(text: string | undefined): unknown {
   try {
     return text === undefined ? undefined : JSON.parse(text);
@@ -104,7 +113,7 @@ export class QueueEventReader extends EventEmitter<{
         )) as Array<[string, StreamEntry[]]> | null;
         for (const [id, entry] of reply?.[0]?.[1] ?? []) {
           this.lastId = id;
-          this.dispatch(fieldsOf(entry));
+          if (endsJob(entry)) this.dispatch(fieldsOf(entry));
         }
       } catch {
         if (!this.closed)
