@@ -25,6 +25,8 @@ export interface BenchOptions {
   /** Scenario 4: calls queued while no worker takes them, then drained. */
   backlogCalls: number;
   backlogConnections: number;
+  /** Scenarios 1 and 3: runs of each system, alternating, whose median is reported. */
+  rounds: number;
   /** Connections in the reference's pg pool. */
   referencePoolSize: number;
   /** How often counts, memory and CPU are sampled while a run goes, in ms. */
@@ -71,6 +73,7 @@ export function readOptions(): BenchOptions {
     syncConnections: positive('BENCH_SYNC_CONNECTIONS', 32),
     backlogCalls: sized('BENCH_BACKLOG_CALLS', 200_000, 5_000),
     backlogConnections: positive('BENCH_BACKLOG_CONNECTIONS', 64),
+    rounds: Math.round(positive('BENCH_ROUNDS', quick ? 1 : 2)),
     referencePoolSize: positive('BENCH_REFERENCE_POOL', 16),
     sampleMs: positive('BENCH_SAMPLE_MS', 200),
   };

@@ -147,6 +147,46 @@ function expectAnswers(load: LoadResult, status: number, what: string): void {
   }
 }
 
+/**
+ * Runs each system `rounds` times, reference first in odd rounds and service first in
+ * even ones, so the machine's drift over a scenario weighs on both alike; each figure
+ * is then the median of a system's runs (issue 7: on a shared VM the reference's rate
+ * moved by a third from one run to the next).
+ */
+async function inRounds<T>(
+  rounds: number,
+  run: (kind: SystemKind) => Promise<T>,
+): Promise<Record<SystemKind, T[]>> {
+  const runs: Record<SystemKind, T[]> = { reference: [], service: [] };
+  for (let round = 0; round < rounds; round++) {
+    const order: SystemKind[] =
+      round % 2 === 0 ? ['reference', 'service'] : ['service', 'reference'];
+    for (const kind of order) runs[kind].push(await run(kind));
+  }
+  return runs;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? sorted[middle]!
+    : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Every run by name (`service1`, `service2`, …; the bare kind when it ran once). */
+function runsByName<T>(runs: Record<SystemKind, T[]>): Record<string, T> {
+  return Object.fromEntries(
+    Object.entries(runs).flatMap(([kind, list]) =>
+      list.map((run, index) => [list.length === 1 ? kind : `${kind}${index + 1}`, run]),
+    ),
+  );
+}
+
+function roundsText(rounds: number): string {
+  return rounds === 1 ? '' : `, median of ${rounds} runs each`;
+}
+
 // Scenario 1 ------------------------------------------------------------------
 
 async function ingestRun(
@@ -195,13 +235,18 @@ async function ingestRun(
 }
 
 export async function ingest(options: BenchOptions): Promise<ScenarioReport> {
-  const reference = await ingestRun('reference', options);
-  const service = await ingestRun('service', options);
+  const runs = await inRounds(options.rounds, (kind) => ingestRun(kind, options));
   const ingressAlone = await ingestRun('service', options, { worker: false });
+  const figures = (kind: SystemKind) => ({
+    perSecond: median(runs[kind].map((run) => run.perSecond)),
+    storedPerSecond: median(runs[kind].map((run) => run.storedPerSecond)),
+  });
+  const reference = figures('reference');
+  const service = figures('service');
   const ratio = service.perSecond / reference.perSecond;
   return {
     name: 'ingest',
-    title: `1. Async ingest at ${options.ingestConnections} connections, ${options.ingestSeconds} s`,
+    title: `1. Async ingest at ${options.ingestConnections} connections, ${options.ingestSeconds} s${roundsText(options.rounds)}`,
     rows: [
       {
         figure: 'calls accepted (202) per second, worker running',
@@ -227,15 +272,18 @@ export async function ingest(options: BenchOptions): Promise<ScenarioReport> {
     chart: {
       title: 'Async ingest: answers per second',
       series: [
-        { name: 'service, 202s (worker running)', points: loadTimeline(service.load) },
+        {
+          name: 'service, 202s (worker running)',
+          points: loadTimeline(runs.service[0]!.load),
+        },
         {
           name: 'service, 202s (worker stopped)',
           points: loadTimeline(ingressAlone.load),
         },
-        { name: 'reference, 200s', points: loadTimeline(reference.load) },
+        { name: 'reference, 200s', points: loadTimeline(runs.reference[0]!.load) },
       ],
     },
-    details: { reference, service, ingressAlone },
+    details: { ...runsByName(runs), ingressAlone },
   };
 }
 
@@ -386,13 +434,21 @@ async function syncRun(kind: SystemKind, options: BenchOptions) {
 }
 
 export async function sync(options: BenchOptions): Promise<ScenarioReport> {
-  const reference = await syncRun('reference', options);
-  const service = await syncRun('service', options);
+  const runs = await inRounds(options.rounds, (kind) => syncRun(kind, options));
+  const figures = (kind: SystemKind) => ({
+    perSecond: median(runs[kind].map((run) => run.perSecond)),
+    latencyMs: {
+      p50: median(runs[kind].map((run) => run.latencyMs.p50)),
+      p99: median(runs[kind].map((run) => run.latencyMs.p99)),
+    },
+  });
+  const reference = figures('reference');
+  const service = figures('service');
   const throughput = service.perSecond / reference.perSecond;
   const p99 = service.latencyMs.p99 / reference.latencyMs.p99;
   return {
     name: 'sync',
-    title: `3. Sync mode at ${options.syncConnections} connections, ${options.syncSeconds} s`,
+    title: `3. Sync mode at ${options.syncConnections} connections, ${options.syncSeconds} s${roundsText(options.rounds)}`,
     rows: [
       {
         figure: 'calls answered (200) per second',
@@ -418,11 +474,11 @@ export async function sync(options: BenchOptions): Promise<ScenarioReport> {
     chart: {
       title: 'Sync mode: answers per second',
       series: [
-        { name: 'service', points: loadTimeline(service.load) },
-        { name: 'reference', points: loadTimeline(reference.load) },
+        { name: 'service', points: loadTimeline(runs.service[0]!.load) },
+        { name: 'reference', points: loadTimeline(runs.reference[0]!.load) },
       ],
     },
-    details: { service, reference },
+    details: runsByName(runs),
   };
 }
 
