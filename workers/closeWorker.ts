@@ -52,6 +52,9 @@ async function settledWithin(
 /** How long a close waits for a new worker's blocking connection to finish connecting. */
 const READY_WAIT_MS = 1_000;
 
+/** ioredis statuses of a connection that lost Redis or was closed. */
+const REDIS_AWAY = new Set(['reconnecting', 'close', 'end']);
+
 export interface CloseWorkerOptions {
   graceMs: number;
   log: Logger;
@@ -72,10 +75,12 @@ export async function closeWorker(
   { graceMs, log, attempts, connection }: CloseWorkerOptions,
 ): Promise<void> {
   const deadline = Date.now() + graceMs;
-  // BullMQ 5.81 re-emits a failed first connect of the blocking connection as an
-  // `error` after close dropped its listeners: an unhandled rejection when a worker is
-  // closed just after it was made. With Redis up, that connect is let finish first.
-  if (connection.status === 'ready') {
+  // BullMQ 5.81 re-emits a failed first connect (its INFO included) as an `error`
+  // after close dropped its listeners: an unhandled rejection when a worker is closed
+  // just after it was made, its connection still connecting. So that connect is let
+  // finish first, within the bound, unless the connection is already retrying or gone:
+  // then Redis is away and the close goes on at once.
+  if (!REDIS_AWAY.has(connection.status)) {
     await settledWithin(worker.waitUntilReady(), Math.min(READY_WAIT_MS, graceMs));
   }
   const closing = worker.close();
