@@ -7,7 +7,7 @@ import {
   Scenario,
   sleep,
   waitFor,
-  waitForNoActiveJob,
+  waitForNoPendingJob,
 } from './support.ts';
 
 /**
@@ -71,7 +71,7 @@ describe('fault: two workers race on one job after its lock lapsed', () => {
     );
     assert.equal(await scenario.countRecords(), 1);
 
-    const counts = await waitForNoActiveJob(queue, 15_000);
+    const counts = await waitForNoPendingJob(queue, 15_000);
     assert.deepEqual(counts, EMPTY_QUEUE, 'the job completed, not failed');
     assert.ok(workerA.running && workerB.running, 'both workers survive the race');
 

@@ -7,7 +7,7 @@ import {
   report,
   Scenario,
   sleep,
-  waitForNoActiveJob,
+  waitForNoPendingJob,
 } from './support.ts';
 
 /**
@@ -103,7 +103,7 @@ describe('fault: Postgres unreachable for 10 s', () => {
     assert.ok(results.every((result) => result.resultXml === ADDED));
     assert.equal(await scenario.countRecords(), successes.length);
 
-    const counts = await waitForNoActiveJob(queue, 30_000);
+    const counts = await waitForNoPendingJob(queue, 30_000);
     assert.deepEqual(counts, EMPTY_QUEUE, 'no job failed for good');
     assert.ok(worker.running, 'the worker survived the outage');
 

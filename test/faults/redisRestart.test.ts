@@ -8,7 +8,7 @@ import {
   report,
   Scenario,
   sleep,
-  waitForNoActiveJob,
+  waitForNoPendingJob,
 } from './support.ts';
 
 /**
@@ -77,7 +77,7 @@ describe('fault: Redis restarted under queued and running jobs', () => {
     assert.equal(await scenario.countRecords(), CALLS);
 
     // A job whose result is stored may still be active in Redis until it is re-run.
-    const counts = await waitForNoActiveJob(queue, 30_000);
+    const counts = await waitForNoPendingJob(queue, 30_000);
     const emptiedAt = performance.now();
     assert.deepEqual(counts, EMPTY_QUEUE, 'no job left or failed');
 

@@ -464,19 +464,21 @@ export async function queueCounts(queue: CreateQueue): Promise<QueueCounts> {
 export const EMPTY_QUEUE: QueueCounts = { waiting: 0, active: 0, delayed: 0, failed: 0 };
 
 /**
- * Waits until no job is active, and returns the counts then. A job whose result is
- * stored may stay active in Redis until it is run again: after a kill or a Redis
- * restart, only once its lock lapsed.
+ * Waits until every job has ended (none waiting, active or delayed), and returns the
+ * counts then: failed jobs stay. A job whose result is stored may stay active in
+ * Redis until it is run again, and after a kill or a Redis restart the stalled-job
+ * check moves it back to waiting first, once its lock lapsed.
  */
-export function waitForNoActiveJob(
+export function waitForNoPendingJob(
   queue: CreateQueue,
   timeoutMs: number,
 ): Promise<QueueCounts> {
   return waitFor(
-    'no active job in the queue',
+    'no job waiting, active or delayed in the queue',
     async () => {
       const counts = await queueCounts(queue);
-      return counts.active === 0 ? counts : undefined;
+      const pending = counts.waiting + counts.active + counts.delayed;
+      return pending === 0 ? counts : undefined;
     },
     timeoutMs,
   );

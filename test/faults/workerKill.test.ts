@@ -9,7 +9,7 @@ import {
   type ServiceProcess,
   sleep,
   waitFor,
-  waitForNoActiveJob,
+  waitForNoPendingJob,
 } from './support.ts';
 
 /**
@@ -142,7 +142,7 @@ describe('fault: worker processes SIGKILLed while calls drain', () => {
 
     // A job killed after its commit stays active in Redis until it is re-run.
     const queue = scenario.openQueue();
-    const counts = await waitForNoActiveJob(queue, 30_000);
+    const counts = await waitForNoPendingJob(queue, 30_000);
     assert.deepEqual(counts, EMPTY_QUEUE, 'no job left or failed');
 
     // Every attempt any process logged, first or re-run, answered what is stored.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { userCall } from '../harness.ts';
-import { EMPTY_QUEUE, report, Scenario, sleep, waitForNoActiveJob } from './support.ts';
+import { EMPTY_QUEUE, report, Scenario, sleep, waitForNoPendingJob } from './support.ts';
 
 /**
  * Scenario 5 of issue 3: a worker's Redis goes away for 15 s. The worker must not need
@@ -49,7 +49,7 @@ describe('fault: a worker loses its Redis for 15 s', () => {
     );
     assert.ok(jobIds.every((jobId) => stored.has(jobId)));
     assert.equal(await scenario.countRecords(), 1 + JOBS_AFTER);
-    const counts = await waitForNoActiveJob(queue, 10_000);
+    const counts = await waitForNoPendingJob(queue, 10_000);
     assert.deepEqual(counts, EMPTY_QUEUE);
     assert.ok(worker.running, 'the same worker process did the work');
 
