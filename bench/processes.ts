@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -35,15 +34,6 @@ function isRunning(pid: number): boolean {
 export function leftByGoneRun(name: string, pattern: RegExp): boolean {
   const pid = pattern.exec(name)?.[1];
   return pid !== undefined && !isRunning(Number(pid));
-}
-
-/** A port nobody listens on right now, on the loopback address. */
-export async function sparePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Only what node and redis-server need from the bench's own environment. */

@@ -3,14 +3,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { sparePort } from '../test/sparePort.ts';
 import { waitFor } from '../test/waitFor.ts';
-import {
-  baseEnvironment,
-  Child,
-  leftByGoneRun,
-  LOOPBACK,
-  sparePort,
-} from './processes.ts';
+import { baseEnvironment, Child, leftByGoneRun, LOOPBACK } from './processes.ts';
 
 /**
  * A bench Redis's directory in the OS temp dir, `phonebook-bench-redis-<pid>-<random>`:

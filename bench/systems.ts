@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../src/config.ts';
 import { openCreateQueue, type CreateQueue } from '../src/queue.ts';
+import { sparePort } from '../test/sparePort.ts';
 import { waitFor } from '../test/waitFor.ts';
 import {
   backendPids,
@@ -12,14 +13,7 @@ import {
   newDatabaseName,
 } from './databases.ts';
 import type { BenchOptions } from './options.ts';
-import {
-  baseEnvironment,
-  cpuMs,
-  LOOPBACK,
-  nodeChild,
-  sparePort,
-  type Child,
-} from './processes.ts';
+import { baseEnvironment, cpuMs, LOOPBACK, nodeChild, type Child } from './processes.ts';
 import { BenchRedis } from './redisServer.ts';
 
 /**

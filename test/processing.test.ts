@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import type { Knex } from 'knex';
@@ -24,6 +23,7 @@ import {
   type LogCapture,
   type TestService,
 } from './harness.ts';
+import { sparePort } from './sparePort.ts';
 
 /**
  * Processing guarantees (../shared/DESIGN.md sections 3 and 4): a job's effect happens
@@ -500,16 +500,6 @@ describe('a sync request whose wait runs out', () => {
   });
 });
 
-/** A loopback port where nothing listens: bound by the system, then released. */
-async function freeLoopbackPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  assert.ok(address !== null && typeof address === 'object');
-  return address.port;
-}
-
 describe('Redis unreachable at the ingress', () => {
   it('answers 503 with the XML error within 1 s when the ingress has lost its Redis connection', async () => {
     const service = await start({}, { ingress: true, worker: false });
@@ -534,7 +524,7 @@ describe('Redis unreachable at the ingress', () => {
     'starts, answers 503 with the XML error within 1 s and keeps running when Redis is unreachable from the start',
     {},
     async () => {
-      const port = await freeLoopbackPort();
+      const port = await sparePort();
       const config = testConfig({ REDIS_URL: `redis://127.0.0.1:${port}` });
       const env = Object.fromEntries(
         Object.entries(config).map(([name, value]) => [name, String(value)]),

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { ProgressWatch } from '../src/health/progressWatch.ts';
-import { RedisServer, sparePort } from './faults/support.ts';
+import { RedisServer } from './faults/support.ts';
+import { sparePort } from './sparePort.ts';
 import {
   callApi,
   pageXml,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Scenario, sparePort } from './faults/support.ts';
+import { Scenario } from './faults/support.ts';
+import { sparePort } from './sparePort.ts';
 import { startTestService } from './harness.ts';
 
 /** The worker-only process's own health port, WORKER_HEALTH_PORT (issue 6). */

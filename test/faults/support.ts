@@ -27,6 +27,7 @@ import {
   REDIS_URL,
   uniqueName,
 } from '../harness.ts';
+import { sparePort } from '../sparePort.ts';
 import { waitFor } from '../waitFor.ts';
 import { BATCHES_IN_FLIGHT } from '../../workers/createRecordWorker.ts';
 
@@ -93,15 +94,6 @@ export function report(t: TestContext, facts: Record<string, number | string>): 
       .map(([name, value]) => `${name} ${text(value)}`)
       .join(', '),
   );
-}
-
-/** A port nobody listens on right now, on the loopback address. */
-export async function sparePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, LOOPBACK, resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Undo steps, run last first; every step runs even when an earlier one throws. */
