@@ -351,10 +351,8 @@ export async function buildIngress(deps: IngressDeps): Promise<FastifyInstance> 
 
   async function acceptCall(request: FastifyRequest, reply: FastifyReply) {
     const call = readCall(request, config.MAX_PARAMS);
-    const rate = deps.limiter.enabled
-      ? await deps.limiter.check(callerKey(call.params), request.ip)
-      : undefined;
-    if (rate !== undefined && !rate.allowed) {
+    const rate = await deps.limiter.check(() => callerKey(call.params), request.ip);
+    if (!rate.allowed) {
       reply.header('retry-after', String(rate.retryAfterSeconds));
       return sendServiceError(reply, SERVICE_ERRORS.rateLimited);
     }
